@@ -1,0 +1,156 @@
+"""GET of actors and their collections, at exactly their ids; HTML for browsers, AS2 for servers."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from node.activitypub.documents import (
+    AS_JSON,
+    actor_document,
+    actor_id,
+    collection,
+    collection_page,
+)
+from node.activitypub.keys import KeyUnavailable
+from node.activitypub.signatures import SignatureError
+from node.activitypub.verify import SignatureCheck, check, pending_signature
+from node.appkeys import CONFIG, DB, KEYS
+from node.store import follows, local_actors, outbox
+from node.store.local_actors import LocalActor
+from node.web.pages import actor_page
+
+routes = web.RouteTableDef()
+AS_MEDIA = ("application/activity+json", "application/ld+json")
+
+
+def wants_activity_json(request: web.Request) -> bool:
+    """Content negotiation: AS2 when the client asks for it before (or instead of) HTML."""
+    accept = request.headers.get("Accept", "").lower()
+    best_as = min((accept.find(m) for m in AS_MEDIA if m in accept), default=-1)
+    if best_as < 0:
+        return accept.strip().startswith("application/json")
+    html = accept.find("text/html")
+    return html < 0 or best_as < html
+
+
+def as_response(document: dict) -> web.Response:
+    return web.Response(body=json.dumps(document).encode(), content_type=AS_JSON, headers={"Vary": "Accept"})
+
+
+async def signed_fetcher(request: web.Request) -> SignatureCheck | None:
+    """The verified signer of a GET, or None when unsigned; a bad signature raises web.HTTPUnauthorized."""
+    if "Signature" not in request.headers and "Signature-Input" not in request.headers:
+        return None
+    config = request.app[CONFIG]
+    try:
+        pending = pending_signature(config, request.method, request.raw_path, request.headers, None)
+        return await check(pending, request.app[KEYS])
+    except (SignatureError, KeyUnavailable) as exc:
+        raise web.HTTPUnauthorized(text=json.dumps({"error": exc.reason}), content_type="application/json") \
+            from None
+
+
+async def _require_fetch_signature(request: web.Request) -> None:
+    if request.app[CONFIG].authorized_fetch and await signed_fetcher(request) is None:
+        raise web.HTTPUnauthorized(text=json.dumps({"error": "this node requires signed fetches"}),
+                                   content_type="application/json")
+
+
+async def _actor(request: web.Request) -> LocalActor:
+    actor = await local_actors.by_username(request.app[DB], request.match_info["username"])
+    if actor is None or actor.username != request.match_info["username"]:
+        raise web.HTTPNotFound(text="no such actor")
+    return actor
+
+
+def _manually_approves(request: web.Request, actor: LocalActor) -> bool:
+    return actor.kind == "Group" and request.app[CONFIG].public_follows != "auto"
+
+
+@routes.get("/actors/{username}")
+async def get_actor(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    config, db = request.app[CONFIG], request.app[DB]
+    uri = actor_id(config, actor.username)
+    if wants_activity_json(request):
+        await _require_fetch_signature(request)
+        return as_response(actor_document(config, actor, _manually_approves(request, actor)))
+    facts = {"Followers": str(await follows.count(db, followee=uri)),
+             "Following": str(await follows.count(db, follower=uri))}
+    if actor.kind == "Group":
+        facts["Members"] = str(await local_actors.count_members(db))
+    html = actor_page(config, actor, uri, facts)
+    return web.Response(text=html, content_type="text/html", headers={"Vary": "Accept"})
+
+
+def _page_number(request: web.Request) -> int | None:
+    raw = request.query.get("page")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        raise web.HTTPBadRequest(text="page must be a number from 1")
+    return int(raw)
+
+
+async def _follow_collection(request: web.Request, which: str) -> web.Response:
+    actor = await _actor(request)
+    await _require_fetch_signature(request)
+    config, db = request.app[CONFIG], request.app[DB]
+    me = actor_id(config, actor.username)
+    uri = f"{me}/{which}"
+    side = {"followee": me} if which == "followers" else {"follower": me}
+    total = await follows.count(db, **side)
+    page = _page_number(request)
+    if page is None:
+        return as_response(collection(uri, total, f"{uri}?page=1"))
+    size = config.page_size
+    rows = await follows.list_for(db, state="accepted", limit=size + 1, offset=(page - 1) * size, **side)
+    other = [r.follower if which == "followers" else r.followee for r in rows[:size]]
+    return as_response(collection_page(
+        f"{uri}?page={page}", uri, other,
+        next_page=f"{uri}?page={page + 1}" if len(rows) > size else None,
+        prev_page=f"{uri}?page={page - 1}" if page > 1 else None,
+    ))
+
+
+@routes.get("/actors/{username}/followers")
+async def get_followers(request: web.Request) -> web.Response:
+    return await _follow_collection(request, "followers")
+
+
+@routes.get("/actors/{username}/following")
+async def get_following(request: web.Request) -> web.Response:
+    return await _follow_collection(request, "following")
+
+
+@routes.get("/actors/{username}/outbox")
+async def get_outbox(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    await _require_fetch_signature(request)
+    config, db = request.app[CONFIG], request.app[DB]
+    uri = f"{actor_id(config, actor.username)}/outbox"
+    total = await outbox.count_public(db, actor.id)
+    if request.query.get("page") is None:
+        return as_response(collection(uri, total, f"{uri}?page=true"))
+    raw_max = request.query.get("max_id")
+    if raw_max is not None and not raw_max.isdigit():
+        raise web.HTTPBadRequest(text="max_id must be a number")
+    rows = await outbox.page(db, actor.id, config.page_size + 1, int(raw_max) if raw_max else None)
+    items = [json.loads(body) for _, body in rows[: config.page_size]]
+    more = len(rows) > config.page_size
+    this = f"{uri}?page=true" + (f"&max_id={raw_max}" if raw_max else "")
+    return as_response(collection_page(
+        this, uri, items, next_page=f"{uri}?page=true&max_id={rows[config.page_size - 1][0]}" if more else None,
+    ))
+
+
+@routes.get("/activities/{uuid}")
+async def get_activity(request: web.Request) -> web.Response:
+    await _require_fetch_signature(request)
+    config = request.app[CONFIG]
+    found = await outbox.by_activity_id(request.app[DB], f"{config.base_url}/activities/{request.match_info['uuid']}")
+    if found is None or not found[1]:
+        raise web.HTTPNotFound(text="no such activity")
+    return web.Response(body=found[0].encode(), content_type=AS_JSON)

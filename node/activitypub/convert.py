@@ -1,0 +1,90 @@
+"""ActivityStreams documents ↔ plain values. The rest of the node never reads a wire dict."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from node.db import now_iso
+from node.store.remote import RemoteActor
+
+ACTOR_TYPES = {"Person", "Group", "Service", "Application", "Organization"}
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+
+
+class BadDocument(Exception):
+    """A document lacks what we need from it; the message says what."""
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def ref(value: Any) -> str | None:
+    """The id of a reference that is either a URL string or an object with an id."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return value["id"]
+    if isinstance(value, list) and len(value) == 1:
+        return ref(value[0])
+    return None
+
+
+def is_http_url(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) > 2048:
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def types_of(document: dict[str, Any]) -> list[str]:
+    kind = document.get("type")
+    if isinstance(kind, str):
+        return [kind]
+    if isinstance(kind, list):
+        return [k for k in kind if isinstance(k, str)]
+    return []
+
+
+def parse_actor(document: dict[str, Any]) -> RemoteActor:
+    """An actor document → RemoteActor, or BadDocument."""
+    uri = document.get("id")
+    if not is_http_url(uri):
+        raise BadDocument("actor has no http(s) id")
+    kinds = [k for k in types_of(document) if k in ACTOR_TYPES]
+    if not kinds:
+        raise BadDocument(f"{uri} is not an actor")
+    inbox = document.get("inbox")
+    if not is_http_url(inbox) or origin(inbox) != origin(uri):
+        raise BadDocument(f"{uri} has no inbox on its own origin")
+    endpoints = document.get("endpoints") if isinstance(document.get("endpoints"), dict) else {}
+    shared = endpoints.get("sharedInbox")
+    if not is_http_url(shared) or origin(shared) != origin(uri):
+        shared = None
+    username = document.get("preferredUsername")
+    name = document.get("name")
+    return RemoteActor(
+        uri=uri, kind=kinds[0], username=username if isinstance(username, str) else None,
+        host=urlsplit(uri).netloc.lower(), inbox=inbox, shared_inbox=shared,
+        display_name=name[:200] if isinstance(name, str) else None, fetched_at=now_iso(), deleted_at=None,
+    )
+
+
+def keys_of(document: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """key id → (owner, PEM or 'multibase:…') for every key an actor document lists."""
+    found: dict[str, tuple[str, str]] = {}
+    actor_id = document.get("id")
+    entries = document.get("publicKey")
+    for entry in entries if isinstance(entries, list) else [entries]:
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str) and isinstance(
+                entry.get("publicKeyPem"), str):
+            found[entry["id"]] = (entry.get("owner", actor_id), entry["publicKeyPem"])
+    methods = document.get("assertionMethod")
+    for entry in methods if isinstance(methods, list) else [methods]:
+        if (isinstance(entry, dict) and entry.get("type") == "Multikey" and isinstance(entry.get("id"), str)
+                and isinstance(entry.get("publicKeyMultibase"), str)):
+            found.setdefault(entry["id"], (entry.get("controller", actor_id),
+                                           "multibase:" + entry["publicKeyMultibase"]))
+    return found

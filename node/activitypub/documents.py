@@ -1,0 +1,89 @@
+"""This node's own ActivityStreams documents: actor ids and URLs, actors, collections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from node.config import Config
+from node.store.local_actors import LocalActor
+
+AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
+ACTOR_CONTEXT = [
+    AS_CONTEXT,
+    "https://w3id.org/security/v1",
+    {
+        "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+        "toot": "http://joinmastodon.org/ns#",
+        "discoverable": "toot:discoverable",
+        "lemmy": "https://join-lemmy.org/ns#",
+        "postingRestrictedToMods": "lemmy:postingRestrictedToMods",
+    },
+]
+AS_JSON = "application/activity+json"
+
+
+def actor_id(config: Config, username: str) -> str:
+    return f"{config.base_url}/actors/{username}"
+
+
+def key_id(config: Config, username: str) -> str:
+    return actor_id(config, username) + "#main-key"
+
+
+def shared_inbox(config: Config) -> str:
+    return f"{config.base_url}/inbox"
+
+
+def local_username(config: Config, uri: str) -> str | None:
+    """The username when `uri` is one of this node's actor ids."""
+    prefix = f"{config.base_url}/actors/"
+    if uri.startswith(prefix):
+        rest = uri[len(prefix):]
+        if rest and "/" not in rest and "#" not in rest and "?" not in rest:
+            return rest
+    return None
+
+
+def actor_document(config: Config, actor: LocalActor, manually_approves: bool) -> dict[str, Any]:
+    """The Group or Person document, served at exactly its id."""
+    uri = actor_id(config, actor.username)
+    document: dict[str, Any] = {
+        "@context": ACTOR_CONTEXT,
+        "id": uri,
+        "type": actor.kind,
+        "preferredUsername": actor.username,
+        "name": actor.display_name,
+        "summary": actor.summary,
+        "url": uri,
+        "inbox": f"{uri}/inbox",
+        "outbox": f"{uri}/outbox",
+        "followers": f"{uri}/followers",
+        "following": f"{uri}/following",
+        "endpoints": {"sharedInbox": shared_inbox(config)},
+        "manuallyApprovesFollowers": manually_approves,
+        "discoverable": actor.kind == "Group",
+        "published": actor.created_at[:19] + "Z",
+        "publicKey": {"id": key_id(config, actor.username), "owner": uri, "publicKeyPem": actor.public_key_pem},
+    }
+    if actor.kind == "Group":
+        # Lemmy reads attributedTo as the moderators collection; members may post (FEP-1b12).
+        document["postingRestrictedToMods"] = False
+    return document
+
+
+def collection(uri: str, total: int, first: str | None) -> dict[str, Any]:
+    document: dict[str, Any] = {"@context": AS_CONTEXT, "id": uri, "type": "OrderedCollection", "totalItems": total}
+    if first is not None:
+        document["first"] = first
+    return document
+
+
+def collection_page(uri: str, part_of: str, items: list[Any], next_page: str | None,
+                    prev_page: str | None = None) -> dict[str, Any]:
+    document: dict[str, Any] = {"@context": AS_CONTEXT, "id": uri, "type": "OrderedCollectionPage",
+                                "partOf": part_of, "orderedItems": items}
+    if next_page:
+        document["next"] = next_page
+    if prev_page:
+        document["prev"] = prev_page
+    return document

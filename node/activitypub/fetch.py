@@ -1,0 +1,157 @@
+"""Outbound HTTP: one shared session, signed GETs and POSTs, SSRF guard, size and time limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import aiohttp
+
+from node import SOFTWARE_NAME, __version__
+from node.activitypub.jsonsafe import BadJSON, loads_object
+from node.activitypub.netguard import GuardedResolver, is_public, literal_ip
+
+log = logging.getLogger(__name__)
+
+AS_TYPES = ("application/activity+json", "application/ld+json")
+ACCEPT_AS = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+USER_AGENT = f"{SOFTWARE_NAME}/{__version__}"
+
+# signer(method, url, body, content_type) -> headers to add
+Signer = Callable[[str, str, bytes | None, str | None], dict[str, str]]
+
+
+class FetchError(Exception):
+    """An outbound request was refused or failed; `status` is the remote HTTP status when there was one."""
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class PostResult:
+    status: int
+    body: str
+    retry_after: str | None
+
+
+def check_url(url: str, allow_private: bool) -> None:
+    """Refuse non-http(s) URLs and IP literals that are not public (aiohttp skips the resolver for those)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(f"refusing to fetch {url!r}: only http(s) URLs with a host")
+    if parts.username or parts.password:
+        raise FetchError(f"refusing to fetch {url!r}: URLs with credentials are not fetched")
+    if allow_private:
+        return
+    ip = literal_ip(parts.hostname)
+    if ip is not None and not is_public(ip):
+        raise FetchError(f"refusing to fetch {url!r}: {ip} is not a public address")
+    if parts.hostname.lower() in ("localhost", "localhost.localdomain") or parts.hostname.endswith(".localhost"):
+        raise FetchError(f"refusing to fetch {url!r}: localhost is not a public address")
+
+
+def strip_fragment(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+
+
+class HttpClient:
+    """Every request this node makes to the outside goes through here."""
+
+    def __init__(self, *, allow_private: bool, max_bytes: int, connect_timeout: float, total_timeout: float,
+                 max_redirects: int, signer: Signer | None = None):
+        self.allow_private = allow_private
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
+        self.signer = signer
+        self._timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout,
+                                              connect=connect_timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.allow_private), limit=100,
+                                             limit_per_host=8, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
+                                                  headers={"User-Agent": USER_AGENT}, auto_decompress=True)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        chunks, size = [], 0
+        async for chunk in response.content.iter_chunked(65536):
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise FetchError(f"{response.url} answered more than {self.max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def get_json(self, url: str, *, sign: bool = True, accept: str = ACCEPT_AS,
+                       require_as: bool = True, check_id: bool = True) -> dict[str, Any]:
+        """GET an ActivityStreams document; its `id` must be the URL finally fetched."""
+        current = url
+        for _ in range(self.max_redirects + 1):
+            check_url(current, self.allow_private)
+            headers = {"Accept": accept}
+            if sign and self.signer is not None:
+                headers.update(self.signer("GET", current, None, None))
+            try:
+                async with self.session.get(current, headers=headers, allow_redirects=False) as response:
+                    if response.status in (301, 302, 303, 307, 308):
+                        location = response.headers.get("Location")
+                        if not location:
+                            raise FetchError(f"{current} redirected without a Location", response.status)
+                        current = urljoin(current, location)
+                        continue
+                    if response.status >= 400:
+                        raise FetchError(f"{current} answered {response.status}", response.status,
+                                         response.headers.get("Retry-After"))
+                    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                    body = await self._read_capped(response)
+            except aiohttp.ClientError as exc:
+                raise FetchError(f"cannot fetch {current}: {exc.__class__.__name__}: {exc}") from None
+            except TimeoutError:
+                raise FetchError(f"fetching {current} timed out") from None
+            except OSError as exc:
+                raise FetchError(f"cannot fetch {current}: {exc}") from None
+            if require_as and content_type not in AS_TYPES:
+                raise FetchError(f"{current} is not an ActivityStreams document ({content_type or 'no type'})")
+            try:
+                document = loads_object(body)
+            except BadJSON as exc:
+                raise FetchError(f"{current}: {exc}") from None
+            if check_id and strip_fragment(str(document.get("id", ""))) != strip_fragment(current):
+                raise FetchError(f"{current} served a document whose id is {document.get('id')!r}")
+            return document
+        raise FetchError(f"{url} redirected more than {self.max_redirects} times")
+
+    async def post(self, url: str, body: bytes, content_type: str = "application/activity+json",
+                   signer: Signer | None = None) -> PostResult:
+        """POST a signed body; never follows redirects (a moved inbox is the sender's problem)."""
+        check_url(url, self.allow_private)
+        headers = {"Content-Type": content_type}
+        sign = signer or self.signer
+        if sign is not None:
+            headers.update(sign("POST", url, body, content_type))
+        try:
+            async with self.session.post(url, data=body, headers=headers, allow_redirects=False) as response:
+                text = (await self._read_capped(response)).decode("utf-8", "replace")
+                return PostResult(response.status, text[:2000], response.headers.get("Retry-After"))
+        except aiohttp.ClientError as exc:
+            raise FetchError(f"cannot post to {url}: {exc.__class__.__name__}: {exc}") from None
+        except TimeoutError:
+            raise FetchError(f"posting to {url} timed out") from None
+        except OSError as exc:
+            raise FetchError(f"cannot post to {url}: {exc}") from None

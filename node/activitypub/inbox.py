@@ -1,0 +1,173 @@
+"""POST /inbox and /actors/{name}/inbox: check in the order of FEDERATION-NOTES, commit, answer 202.
+
+Nothing before the commit has a side effect (a key fetch caches the key, which is not an effect of the
+activity). The worker in worker.py does the work later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import aiosqlite
+from aiohttp import web
+
+from node.activitypub import convert
+from node.activitypub.jsonsafe import BadJSON, loads_object
+from node.activitypub.keys import KeyUnavailable
+from node.activitypub.signatures import SignatureError
+from node.activitypub.verify import check, pending_signature
+from node.appkeys import CONFIG, DB, INBOX_WRITER, KEYS
+from node.db import StorageUnavailable, is_unavailable
+from node.store import inbox as inbox_store
+from node.store import local_actors
+
+log = logging.getLogger(__name__)
+
+INBOX_TYPES = ("application/activity+json", "application/ld+json", "application/json")
+# Activities whose object is authored by the actor: its id must share the actor's origin.
+AUTHORED_OBJECT = {"Create", "Update", "Delete", "Undo"}
+RETRY_AFTER_SECONDS = "30"
+
+
+class InboxWriter:
+    """One task commits accepted activities in batches: durable before 202, thousands per second."""
+
+    def __init__(self, db: aiosqlite.Connection, max_batch: int = 512):
+        self.db = db
+        self.max_batch = max_batch
+        self.committed = asyncio.Event()
+        self._queue: asyncio.Queue[tuple[tuple, asyncio.Future]] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="inbox-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(StorageUnavailable("the node is stopping"))
+
+    async def put(self, activity_id: str, type_: str, actor: str, recipient: str | None, body: str) -> None:
+        """Return once the row is committed; raise StorageUnavailable if it could not be."""
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put((inbox_store.insert_params(activity_id, type_, actor, recipient, body), future))
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            error: BaseException | None = None
+            try:
+                await self.db.execute("BEGIN IMMEDIATE")
+                await self.db.executemany(inbox_store.INSERT_SQL, [params for params, _ in batch])
+                await self.db.commit()
+            except Exception as exc:
+                error = StorageUnavailable(str(exc)) if is_unavailable(exc) else exc
+                log.warning("inbox batch of %d not committed: %s", len(batch), exc)
+                try:
+                    if self.db.in_transaction:
+                        await self.db.rollback()
+                except Exception:
+                    log.exception("rollback after a failed inbox batch failed")
+            for _, future in batch:
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
+            if error is None:
+                self.committed.set()
+
+
+def refuse(status: int, reason: str, **headers: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status, headers=headers or None)
+
+
+async def read_capped(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than `limit`."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def origin_problem(activity: dict[str, Any], actor: str) -> str | None:
+    """Why the activity's ids cannot be trusted to come from `actor`, or None."""
+    activity_id = activity.get("id")
+    if not convert.is_http_url(activity_id):
+        return "the activity has no http(s) id"
+    home = convert.origin(actor)
+    if convert.origin(activity_id) != home:
+        return "the activity id is on another origin than its actor"
+    kind = activity.get("type")
+    if not isinstance(kind, str) or not kind:
+        return "the activity has no type"
+    if kind in AUTHORED_OBJECT:
+        object_id = convert.ref(activity.get("object"))
+        if object_id is None:
+            return f"the {kind} has no object id"
+        if not convert.is_http_url(object_id) or convert.origin(object_id) != home:
+            return "the object id is on another origin than its actor"
+    return None
+
+
+async def post_inbox(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    recipient = request.match_info.get("username")
+    if recipient is not None and await local_actors.by_username(request.app[DB], recipient) is None:
+        return refuse(404, "no such actor")
+    body = await read_capped(request, config.max_inbox_bytes)
+    if body is None:
+        return refuse(413, f"the body is larger than {config.max_inbox_bytes} bytes")
+    if request.content_type not in INBOX_TYPES:
+        return refuse(415, "send application/activity+json")
+    try:
+        pending = pending_signature(config, request.method, request.raw_path, request.headers, body)
+        signer = await check(pending, request.app[KEYS])
+    except SignatureError as exc:
+        return refuse(exc.status, exc.reason)
+    except KeyUnavailable as exc:
+        if exc.gone and _is_delete(body):
+            # A deleted actor's key is gone too (410); we hold nothing of theirs to remove.
+            return web.Response(status=202)
+        return refuse(401, exc.reason)
+    try:
+        activity = loads_object(body, config.max_json_depth)
+    except BadJSON as exc:
+        return refuse(400, str(exc))
+    actor = convert.ref(activity.get("actor"))
+    if actor != signer.key_owner:
+        return refuse(401, "the activity's actor is not the owner of the signing key")
+    problem = origin_problem(activity, actor)
+    if problem:
+        return refuse(400, problem)
+    try:
+        await request.app[INBOX_WRITER].put(activity["id"], activity["type"], actor, recipient,
+                                            body.decode("utf-8"))
+    except StorageUnavailable as exc:
+        log.warning("inbox refused %s from %s: storage unavailable (%s)", activity["id"], actor, exc)
+        return refuse(503, "storage is unavailable, try again later", **{"Retry-After": RETRY_AFTER_SECONDS})
+    return web.Response(status=202)
+
+
+def _is_delete(body: bytes) -> bool:
+    try:
+        return loads_object(body).get("type") == "Delete"
+    except BadJSON:
+        return False

@@ -1,0 +1,55 @@
+"""Strict JSON for untrusted bodies: UTF-8, one object, no NaN, no duplicate keys, bounded depth."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class BadJSON(Exception):
+    """The body is not a JSON document we accept; the message says why."""
+
+
+def _no_constants(name: str) -> Any:
+    raise BadJSON(f"JSON constant {name} is not allowed")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise BadJSON(f"JSON object repeats the key {key!r}")
+            seen.add(key)
+    return result
+
+
+def _depth(value: Any, limit: int) -> None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise BadJSON(f"JSON is nested deeper than {limit} levels")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+
+
+def loads_object(body: bytes, max_depth: int = 64) -> dict[str, Any]:
+    """Parse an untrusted body into a dict, or raise BadJSON."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadJSON("body is not valid UTF-8") from None
+    try:
+        value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_pairs)
+    except RecursionError:
+        raise BadJSON(f"JSON is nested deeper than {max_depth} levels") from None
+    except json.JSONDecodeError as exc:
+        raise BadJSON(f"body is not JSON ({exc.msg} at {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise BadJSON("body must be a JSON object")
+    _depth(value, max_depth)
+    return value

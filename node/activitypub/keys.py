@@ -1,0 +1,134 @@
+"""Remote public keys: cached in memory and in the database, fetched when unknown, refetched once on failure."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiosqlite
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from node.activitypub.convert import BadDocument, keys_of, origin, parse_actor, types_of
+from node.activitypub.fetch import FetchError, HttpClient, strip_fragment
+from node.activitypub.signatures import PublicKey, load_public_key
+from node.db import transaction
+from node.store import remote
+
+log = logging.getLogger(__name__)
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+class KeyUnavailable(Exception):
+    """The key cannot be had or does not belong to who it claims; `gone` when its actor answered 410."""
+
+    def __init__(self, reason: str, gone: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.gone = gone
+
+
+@dataclass(frozen=True)
+class ResolvedKey:
+    key_id: str
+    owner: str
+    key: PublicKey
+
+
+def _b58decode(text: str) -> bytes:
+    number = 0
+    for char in text:
+        number = number * 58 + _B58.index(char)
+    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    return b"\0" * (len(text) - len(text.lstrip("1"))) + raw
+
+
+def parse_key(material: str) -> PublicKey:
+    """PEM, or a FEP-521a Multikey (`multibase:z…` of an Ed25519 key)."""
+    if material.startswith("multibase:"):
+        value = material[len("multibase:"):]
+        if not value.startswith("z"):
+            raise ValueError("only base58btc multibase keys are supported")
+        raw = _b58decode(value[1:])
+        if raw[:2] != b"\xed\x01" or len(raw) != 34:
+            raise ValueError("only Ed25519 Multikeys are supported")
+        return ed25519.Ed25519PublicKey.from_public_bytes(raw[2:])
+    return load_public_key(material)
+
+
+class KeyResolver:
+    """key id → (owner, key), with a memory cache in front of the remote_keys table."""
+
+    def __init__(self, db: aiosqlite.Connection, client: HttpClient, refetch_seconds: int):
+        self.db = db
+        self.client = client
+        self.refetch_seconds = refetch_seconds
+        self._memory: dict[str, tuple[str, str]] = {}
+        self._last_refetch: dict[str, float] = {}
+
+    async def resolve(self, key_id: str) -> ResolvedKey:
+        cached = self._memory.get(key_id)
+        if cached is None:
+            cached = await remote.key(self.db, key_id)
+            if cached is None:
+                return await self._fetch(key_id)
+            self._memory[key_id] = cached
+        return self._resolved(key_id, *cached)
+
+    async def refetch(self, key_id: str) -> ResolvedKey | None:
+        """Fetch the key again after it failed, at most once per host per refetch window."""
+        host = urlsplit(key_id).netloc.lower()
+        now = time.monotonic()
+        if now - self._last_refetch.get(host, -1e9) < self.refetch_seconds:
+            return None
+        self._last_refetch[host] = now
+        return await self._fetch(key_id)
+
+    def forget(self, owner: str) -> None:
+        for key_id in [k for k, (o, _) in self._memory.items() if o == owner]:
+            del self._memory[key_id]
+
+    def _resolved(self, key_id: str, owner: str, material: str) -> ResolvedKey:
+        try:
+            return ResolvedKey(key_id, owner, parse_key(material))
+        except ValueError as exc:
+            raise KeyUnavailable(f"key {key_id} cannot be used: {exc}") from None
+
+    async def _get(self, url: str) -> dict:
+        try:
+            return await self.client.get_json(url)
+        except FetchError as exc:
+            raise KeyUnavailable(f"cannot fetch key {url}: {exc.reason}", gone=exc.status in (404, 410)) from None
+
+    async def _fetch(self, key_id: str) -> ResolvedKey:
+        document = await self._get(strip_fragment(key_id))
+        if not any(t in ("Key", "CryptographicKey", "Multikey") for t in types_of(document)):
+            actor_doc = document
+        else:
+            # A standalone key document: its owner must be fetched and must list this very key.
+            owner = document.get("owner") or document.get("controller")
+            if not isinstance(owner, str) or origin(owner) != origin(key_id):
+                raise KeyUnavailable(f"key {key_id} names no owner on its own origin")
+            actor_doc = await self._get(owner)
+        try:
+            actor = parse_actor(actor_doc)
+        except BadDocument as exc:
+            raise KeyUnavailable(f"key {key_id}: {exc}") from None
+        listed = keys_of(actor_doc)
+        if key_id not in listed:
+            raise KeyUnavailable(f"{actor.uri} does not list the key {key_id}")
+        owner, material = listed[key_id]
+        if owner != actor.uri:
+            raise KeyUnavailable(f"key {key_id} claims owner {owner}, listed by {actor.uri}")
+        resolved = self._resolved(key_id, owner, material)
+        async with transaction(self.db):
+            await remote.upsert_actor(self.db, actor, json.dumps(actor_doc))
+            for listed_id, (listed_owner, listed_material) in listed.items():
+                if listed_owner == actor.uri:
+                    await remote.upsert_key(self.db, listed_id, listed_owner, listed_material)
+        for listed_id, (listed_owner, listed_material) in listed.items():
+            if listed_owner == actor.uri:
+                self._memory[listed_id] = (listed_owner, listed_material)
+        return resolved

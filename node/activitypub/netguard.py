@@ -1,0 +1,72 @@
+"""SSRF guard: which addresses an outbound fetch may reach."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Any
+
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import DefaultResolver
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_6TO4 = ipaddress.ip_network("2002::/16")
+
+
+class AddressRefused(OSError):
+    """The address is not a public one and private addresses are not allowed."""
+
+
+def unwrap(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The IPv4 address hiding inside an IPv6 one (mapped, compatible, NAT64, 6to4), else the address."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        as_int = int(ip)
+        # ::a.b.c.d (deprecated IPv4-compatible) claims to be global; it reaches a.b.c.d on many stacks.
+        if as_int >> 32 == 0 and as_int > 1:
+            return ipaddress.IPv4Address(as_int & 0xFFFFFFFF)
+        if ip in _NAT64 or ip in _NAT64_LOCAL:
+            return ipaddress.IPv4Address(as_int & 0xFFFFFFFF)
+        if ip in _6TO4:
+            return ipaddress.IPv4Address((as_int >> 80) & 0xFFFFFFFF)
+    return ip
+
+
+def is_public(address: str) -> bool:
+    """True when the address is globally routable once any embedded IPv4 address is unwrapped."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    inner = unwrap(ip)
+    return inner.is_global and not inner.is_multicast
+
+
+def literal_ip(host: str) -> str | None:
+    """The host as an IP address string when it is an IP literal, else None."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolve names, then drop every non-public answer (unless private addresses are allowed)."""
+
+    def __init__(self, allow_private: bool):
+        self._inner = DefaultResolver()
+        self._allow_private = allow_private
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
+        answers = await self._inner.resolve(host, port, family)
+        if self._allow_private:
+            return answers
+        allowed = [a for a in answers if is_public(a["host"])]
+        if not allowed:
+            raise AddressRefused(f"{host} resolves only to non-public addresses")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()

@@ -1,0 +1,70 @@
+"""The inbox worker: processes committed activities in order; `run_once()` is one step for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+
+from node.activitypub.fetch import FetchError
+from node.activitypub.handlers import HANDLERS, InboxContext
+from node.activitypub.remote_actors import ActorUnavailable
+from node.db import StorageUnavailable, transaction
+from node.store import inbox as inbox_store
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+
+
+class InboxWorker:
+    def __init__(self, ctx: InboxContext, batch: int = 64):
+        self.ctx = ctx
+        self.batch = batch
+        self.wake = asyncio.Event()
+
+    async def run_once(self) -> int:
+        """Process up to one batch of pending activities; return how many were looked at."""
+        rows = await inbox_store.pending(self.ctx.db, time.time(), self.batch)
+        for row in rows:
+            await self._process(row)
+        return len(rows)
+
+    async def drain(self) -> int:
+        total = 0
+        while n := await self.run_once():
+            total += n
+        return total
+
+    async def _process(self, row: inbox_store.InboxRow) -> None:
+        handler = HANDLERS.get(row.type)
+        try:
+            outcome = "stored" if handler is None else await handler(self.ctx, json.loads(row.body), row.actor)
+        except (ActorUnavailable, FetchError) as exc:
+            retry_at = None if row.attempts + 1 >= MAX_ATTEMPTS else time.time() + 30 * 2**row.attempts
+            log.info("inbox %s from %s: %s (attempt %d)", row.activity_id, row.actor, exc, row.attempts + 1)
+            async with transaction(self.ctx.db):
+                await inbox_store.mark_failed_attempt(self.ctx.db, row.id, f"error: {exc}"[:500], retry_at)
+            return
+        except StorageUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("inbox %s from %s failed", row.activity_id, row.actor)
+            async with transaction(self.ctx.db):
+                await inbox_store.mark_failed_attempt(self.ctx.db, row.id, f"bug: {exc!r}"[:500], None)
+            return
+        async with transaction(self.ctx.db):
+            await inbox_store.mark_processed(self.ctx.db, row.id, outcome)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                done = await self.run_once()
+            except StorageUnavailable:
+                done = 0
+            if done:
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), 1.0)

@@ -1,0 +1,128 @@
+"""create_app(config): routes, and every resource in a cleanup_ctx."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from node import db as database
+from node.activitypub import actors, discovery
+from node.activitypub.delivery import DeliveryWorker
+from node.activitypub.documents import key_id
+from node.activitypub.fetch import HttpClient
+from node.activitypub.handlers import InboxContext
+from node.activitypub.inbox import InboxWriter, post_inbox
+from node.activitypub.keys import KeyResolver
+from node.activitypub.signatures import load_private_key, sign
+from node.activitypub.worker import InboxWorker
+from node.appkeys import CONFIG, DB, DELIVERY, HTTP, INBOX_WORKER, INBOX_WRITER, KEYS
+from node.config import Config
+from node.store import local_actors
+
+log = logging.getLogger(__name__)
+
+
+class NotInitialised(Exception):
+    """The database holds no Congregation yet."""
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    db = await database.connect(config.db_path)
+    writer_db = await database.connect(config.db_path)
+    try:
+        await database.migrate(db)
+        if await local_actors.group(db) is None:
+            raise NotInitialised(f"{config.db_path} holds no Congregation; run `congregation init`")
+        app[DB] = db
+        app[INBOX_WRITER] = InboxWriter(writer_db)
+        app[INBOX_WRITER].start()
+        yield
+    finally:
+        if INBOX_WRITER in app:
+            await app[INBOX_WRITER].stop()
+        await writer_db.close()
+        await db.close()
+
+
+async def _http(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    group = await local_actors.group(app[DB])
+    private_key = load_private_key(group.private_key_pem)
+    kid = key_id(config, group.username)
+
+    def signer(method: str, url: str, body: bytes | None, content_type: str | None) -> dict[str, str]:
+        return sign(method, url, kid, private_key, body, content_type)
+
+    client = HttpClient(allow_private=config.allow_private_addresses, max_bytes=config.fetch_max_bytes,
+                        connect_timeout=config.fetch_connect_timeout, total_timeout=config.fetch_total_timeout,
+                        max_redirects=config.fetch_max_redirects, signer=signer)
+    app[HTTP] = client
+    app[KEYS] = KeyResolver(app[DB], client, config.key_refetch_seconds)
+    app[INBOX_WORKER] = InboxWorker(InboxContext(app[DB], config, client, app[KEYS]))
+    app[DELIVERY] = DeliveryWorker(app[DB], config, client)
+    yield
+    await client.close()
+
+
+def _workers(run: bool):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        tasks = []
+        if run:
+            inbox_worker = app[INBOX_WORKER]
+            if app[CONFIG].process_inbox:
+                tasks.append(asyncio.create_task(inbox_worker.run_forever(), name="inbox-worker"))
+            tasks.append(asyncio.create_task(app[DELIVERY].run_forever(), name="delivery-worker"))
+
+            async def wake_on_commit() -> None:
+                committed = app[INBOX_WRITER].committed
+                while True:
+                    await committed.wait()
+                    committed.clear()
+                    inbox_worker.wake.set()
+
+            tasks.append(asyncio.create_task(wake_on_commit(), name="inbox-wake"))
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return ctx
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except database.StorageUnavailable:
+        return web.json_response({"error": "storage is unavailable, try again later"}, status=503,
+                                 headers={"Retry-After": "30"})
+
+
+async def index(request: web.Request) -> web.Response:
+    group = await local_actors.group(request.app[DB])
+    raise web.HTTPFound(f"/actors/{group.username}")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def create_app(config: Config, *, run_workers: bool = True) -> web.Application:
+    """The node as an aiohttp application; tests pass run_workers=False and step the workers themselves."""
+    app = web.Application(middlewares=[errors_middleware], client_max_size=config.max_inbox_bytes)
+    app[CONFIG] = config
+    app.cleanup_ctx.extend([_database, _http, _workers(run_workers)])
+    app.add_routes(discovery.routes)
+    app.add_routes(actors.routes)
+    app.router.add_post("/inbox", post_inbox)
+    app.router.add_post("/actors/{username}/inbox", post_inbox)
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,314 @@
+"""`congregation …`: parse, call services, print one clear line on error (never a traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from node import __version__
+from node import config as configuration
+from node import db as database
+from node.activitypub import signatures
+from node.activitypub.documents import actor_id
+from node.activitypub.fetch import FetchError, HttpClient
+from node.activitypub.outbox import answer_follow, send_follow
+from node.activitypub.remote_actors import ActorUnavailable, fetch_remote_actor, get_remote_actor
+from node.activitypub.webfinger_client import resolve_handle
+from node.config import Config, ConfigError
+from node.governance.membership import MembershipError, add_member, create_group
+from node.store import follows, local_actors
+
+log = logging.getLogger("congregation")
+
+
+class CliError(Exception):
+    """A command cannot do what was asked; the message is the one line the user sees."""
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("CONGREGATION_DATA", "data"))
+
+
+def _keypair() -> tuple[str, str]:
+    key = signatures.generate_private_key()
+    return signatures.private_pem(key), signatures.public_pem(key)
+
+
+async def _open(config: Config):
+    db = await database.connect(config.db_path)
+    await database.migrate(db)
+    return db
+
+
+def _client(config: Config, group: local_actors.LocalActor) -> HttpClient:
+    private_key = signatures.load_private_key(group.private_key_pem)
+    kid = actor_id(config, group.username) + "#main-key"
+    return HttpClient(
+        allow_private=config.allow_private_addresses, max_bytes=config.fetch_max_bytes,
+        connect_timeout=config.fetch_connect_timeout, total_timeout=config.fetch_total_timeout,
+        max_redirects=config.fetch_max_redirects,
+        signer=lambda method, url, body, ctype: signatures.sign(method, url, kid, private_key, body, ctype),
+    )
+
+
+# --- init -------------------------------------------------------------------------------------------------
+
+async def cmd_init(args: argparse.Namespace) -> int:
+    data = Path(args.data)
+    base_url = configuration.validate_base_url(args.base_url)
+    name = args.name.strip()
+    if not name:
+        raise ConfigError("setting name: must not be empty")
+    if (data / configuration.CONFIG_FILE).exists() or (data / configuration.DB_FILE).exists():
+        raise CliError(f"{data} already holds a Congregation; refusing to overwrite it")
+    values: dict[str, Any] = {"base_url": base_url, "name": name, "group_handle": args.handle,
+                              "summary": args.summary, "public_follows": args.public_follows}
+    if args.allow_private_addresses:
+        values["allow_private_addresses"] = True
+    configuration._validate(values)
+    data.mkdir(parents=True, exist_ok=True)
+    (data / configuration.CONFIG_FILE).write_text(configuration.render_toml(values), encoding="utf-8")
+    config = configuration.load(data, env={})
+    db = await _open(config)
+    try:
+        await create_group(db, config.group_handle, config.name, config.summary, *_keypair())
+    finally:
+        await db.close()
+    print(f"Created {config.name} at {actor_id(config, config.group_handle)} "
+          f"(@{config.group_handle}@{config.host}) in {data}")
+    return 0
+
+
+# --- serve ------------------------------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from node.app import NotInitialised, create_app
+
+    config = configuration.load(args.data, listen_host=args.host, listen_port=args.port)
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    port = config.listen_port or urlsplit(config.base_url).port or 8080
+    try:
+        web.run_app(create_app(config), host=config.listen_host, port=port, access_log=None,
+                    print=lambda _: print(f"Serving {config.name} at {config.base_url} "
+                                          f"(listening on {config.listen_host}:{port})", flush=True))
+    except NotInitialised as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot listen on {config.listen_host}:{port}: {exc.strerror or exc}") from None
+    return 0
+
+
+# --- follows ----------------------------------------------------------------------------------------------
+
+async def _with_node(args: argparse.Namespace, work: Callable[..., Awaitable[int]]) -> int:
+    config = configuration.load(args.data)
+    if not config.db_path.exists():
+        raise CliError(f"{config.db_path} does not exist (run `congregation init` first)")
+    db = await _open(config)
+    try:
+        group = await local_actors.group(db)
+        if group is None:
+            raise CliError(f"{config.db_path} holds no Congregation; run `congregation init`")
+        return await work(config, db, group)
+    finally:
+        await db.close()
+
+
+async def cmd_follows_list(args: argparse.Namespace) -> int:
+    async def work(config, db, group) -> int:
+        me = actor_id(config, group.username)
+        rows = await follows.list_for(db, followee=me, state=args.state) if args.direction == "in" else \
+            await follows.list_for(db, follower=me, state=args.state)
+        if not rows:
+            print("No follows." if args.state is None else f"No {args.state} follows.")
+        for row in rows:
+            other = row.follower if args.direction == "in" else row.followee
+            print(f"{row.id}\t{row.state}\t{other}\t{row.created_at[:19]}")
+        return 0
+    return await _with_node(args, work)
+
+
+async def _answer(args: argparse.Namespace, accept: bool) -> int:
+    async def work(config, db, group) -> int:
+        me = actor_id(config, group.username)
+        row = await follows.by_id(db, args.id)
+        if row is None or row.followee != me:
+            raise CliError(f"no follow request {args.id} for {me} (see `congregation follows list`)")
+        if row.state == ("accepted" if accept else "rejected"):
+            raise CliError(f"follow request {args.id} is already {row.state}")
+        follower = await _remote_or_fail(config, db, group, row.follower)
+        await answer_follow(db, config, group, row, follower.inbox, accept)
+        print(f"{'Approved' if accept else 'Rejected'} {row.follower}; "
+              f"the {'Accept' if accept else 'Reject'} is queued for delivery.")
+        return 0
+    return await _with_node(args, work)
+
+
+async def cmd_follows_approve(args: argparse.Namespace) -> int:
+    return await _answer(args, True)
+
+
+async def cmd_follows_reject(args: argparse.Namespace) -> int:
+    return await _answer(args, False)
+
+
+async def _remote_or_fail(config, db, group, uri: str):
+    client = _client(config, group)
+    try:
+        return await get_remote_actor(db, client, uri)
+    except ActorUnavailable as exc:
+        raise CliError(f"cannot reach {uri}: {exc}") from None
+    finally:
+        await client.close()
+
+
+# --- follow -----------------------------------------------------------------------------------------------
+
+async def cmd_follow(args: argparse.Namespace) -> int:
+    async def work(config, db, group) -> int:
+        target = args.target.strip()
+        client = _client(config, group)
+        try:
+            if target.startswith(("http://", "https://")):
+                uri = target
+            elif target.count("@") in (1, 2) and not target.startswith(("http:", "https:")):
+                uri = await resolve_handle(client, target, allow_http=config.allow_private_addresses)
+            else:
+                raise CliError(f"{target!r} is neither an actor URL nor a handle like @name@host")
+            if uri == actor_id(config, group.username):
+                raise CliError("the Congregation cannot follow itself")
+            try:
+                actor = await fetch_remote_actor(db, client, uri)
+            except ActorUnavailable as exc:
+                raise CliError(f"cannot follow {target}: {exc}") from None
+        except FetchError as exc:
+            raise CliError(f"cannot follow {target}: {exc.reason}") from None
+        finally:
+            await client.close()
+        existing = await follows.get(db, actor_id(config, group.username), actor.uri)
+        if existing is not None and existing.state == "accepted":
+            print(f"Already following {actor.uri}.")
+            return 0
+        await send_follow(db, config, group, actor.uri, actor.inbox)
+        print(f"Follow request to {actor.uri} queued; it is pending until they accept.")
+        return 0
+    return await _with_node(args, work)
+
+
+# --- members ----------------------------------------------------------------------------------------------
+
+async def cmd_member_add(args: argparse.Namespace) -> int:
+    async def work(config, db, group) -> int:
+        await add_member(db, args.handle, args.display_name or args.handle, args.tier, *_keypair())
+        print(f"Added {args.tier} @{args.handle.lower()}@{config.host} "
+              f"({actor_id(config, args.handle.lower())})")
+        return 0
+    return await _with_node(args, work)
+
+
+async def cmd_member_list(args: argparse.Namespace) -> int:
+    async def work(config, db, group) -> int:
+        for member in await local_actors.members(db):
+            print(f"{member.username}\t{member.tier}\t{member.display_name}")
+        return 0
+    return await _with_node(args, work)
+
+
+# --- parser -----------------------------------------------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other error here
+        print(f"congregation: {message} (see `congregation --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="congregation", description="A federated home for one Congregation.")
+    parser.add_argument("--version", action="version", version=f"congregation {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def data_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", default=str(default_data_dir()),
+                       help="data directory (default: $CONGREGATION_DATA or ./data)")
+
+    p = sub.add_parser("init", help="create a Congregation: data directory, database, Group key pair")
+    p.add_argument("--base-url", required=True, help="public URL, e.g. https://congregation.example")
+    p.add_argument("--name", required=True, help="the Congregation's name")
+    p.add_argument("--handle", default="group", help="the Group's handle (default: group)")
+    p.add_argument("--summary", default="", help="one paragraph about the Congregation")
+    p.add_argument("--public-follows", choices=("manual", "auto"), default="manual")
+    p.add_argument("--allow-private-addresses", action="store_true",
+                   help="let this node reach loopback/private addresses (local demos and tests only)")
+    data_arg(p)
+    p.set_defaults(run=cmd_init)
+
+    p = sub.add_parser("serve", help="run the node")
+    data_arg(p)
+    p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=_positive_int, default=None, help="listen port (default: base URL's)")
+    p.set_defaults(run=cmd_serve, sync=True)
+
+    p = sub.add_parser("follows", help="follow requests to the Congregation")
+    fsub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    q = fsub.add_parser("list", help="list follows (incoming by default)")
+    q.add_argument("--state", choices=("pending", "accepted", "rejected"), default=None)
+    q.add_argument("--outgoing", dest="direction", action="store_const", const="out", default="in")
+    data_arg(q)
+    q.set_defaults(run=cmd_follows_list)
+    for action, func in (("approve", cmd_follows_approve), ("reject", cmd_follows_reject)):
+        q = fsub.add_parser(action, help=f"{action} a follow request by its number")
+        q.add_argument("id", type=_positive_int)
+        data_arg(q)
+        q.set_defaults(run=func)
+
+    p = sub.add_parser("follow", help="the Group follows an actor (URL or @name@host)")
+    p.add_argument("target")
+    data_arg(p)
+    p.set_defaults(run=cmd_follow)
+
+    p = sub.add_parser("member", help="members")
+    msub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    q = msub.add_parser("add", help="add a member")
+    q.add_argument("handle")
+    q.add_argument("--tier", choices=("friend", "partner"), default="friend")
+    q.add_argument("--name", dest="display_name", default=None)
+    data_arg(q)
+    q.set_defaults(run=cmd_member_add)
+    q = msub.add_parser("list", help="list members")
+    data_arg(q)
+    q.set_defaults(run=cmd_member_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "sync", False):
+            return args.run(args)
+        return asyncio.run(args.run(args))
+    except (CliError, ConfigError, MembershipError) as exc:
+        print(f"congregation: {exc}", file=sys.stderr)
+        return 1
+    except database.StorageUnavailable as exc:
+        print(f"congregation: the database is unavailable ({exc}); try again", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        print(f"congregation: unexpected error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1

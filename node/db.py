@@ -1,0 +1,128 @@
+"""The one SQLite file: open it (WAL, foreign keys), run numbered migrations, scope transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# Errors that mean "try again later", not "your input is bad".
+STORAGE_UNAVAILABLE = ("database or disk is full", "database is locked", "disk I/O error", "database is busy")
+
+
+class StorageUnavailable(Exception):
+    """The database cannot take a write right now (disk full, locked); the caller answers 503."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and any(s in str(exc) for s in STORAGE_UNAVAILABLE)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def connect(path: Path | str) -> aiosqlite.Connection:
+    """Open the database with the pragmas every connection needs."""
+    db = await aiosqlite.connect(str(path), isolation_level=None)
+    db.row_factory = aiosqlite.Row
+    await db.execute("PRAGMA journal_mode = WAL")
+    await db.execute("PRAGMA foreign_keys = ON")
+    await db.execute("PRAGMA synchronous = NORMAL")
+    await db.execute("PRAGMA busy_timeout = 5000")
+    return db
+
+
+def _lock(db: aiosqlite.Connection) -> asyncio.Lock:
+    lock = getattr(db, "_congregation_lock", None)
+    if lock is None:
+        lock = asyncio.Lock()
+        db._congregation_lock = lock  # type: ignore[attr-defined]
+    return lock
+
+
+@contextlib.asynccontextmanager
+async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error.
+
+    One connection is shared by many coroutines: the lock keeps another coroutine's statements out of
+    this transaction. Every write goes through here; a storage failure becomes StorageUnavailable.
+    """
+    async with _lock(db):
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_unavailable(exc):
+                raise StorageUnavailable(str(exc)) from exc
+            raise
+        try:
+            yield db
+            await db.commit()
+        except BaseException as exc:
+            if db.in_transaction:
+                await db.rollback()
+            if isinstance(exc, sqlite3.OperationalError) and is_unavailable(exc):
+                raise StorageUnavailable(str(exc)) from exc
+            raise
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every file in node/migrations, in order."""
+    found = []
+    for entry in resources.files("node.migrations").iterdir():
+        match = MIGRATION_RE.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+async def schema_version(db: aiosqlite.Connection) -> int:
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at TEXT NOT NULL)"
+    )
+    async with db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cur:
+        row = await cur.fetchone()
+    return int(row[0])
+
+
+async def migrate(db: aiosqlite.Connection) -> int:
+    """Apply every migration newer than the recorded version, each in its own transaction."""
+    current = await schema_version(db)
+    for version, name, sql in migrations():
+        if version <= current:
+            continue
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(sql):
+                await db.execute(statement)
+            await db.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, now_iso()),
+            )
+        except BaseException:
+            await db.rollback()
+            raise
+        await db.commit()
+        current = version
+    return current
+
+
+def _statements(sql: str) -> list[str]:
+    parts, buf = [], []
+    for line in sql.splitlines():
+        buf.append(line)
+        if sqlite3.complete_statement("\n".join(buf)):
+            statement = "\n".join(buf).strip()
+            if statement.strip(";").strip():
+                parts.append(statement)
+            buf = []
+    return parts

@@ -1,0 +1,1 @@
+"""The domain: membership, crews, decisions, splitting. Plain functions over the store; no HTTP, no JSON-LD."""

@@ -1,0 +1,1 @@
+"""Small query functions, one per query, grouped by table family."""

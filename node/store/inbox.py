@@ -1,0 +1,66 @@
+"""The inbox table: raw accepted activities, the worker's queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from node.db import now_iso
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: int
+    activity_id: str
+    type: str
+    actor: str
+    recipient: str | None
+    body: str
+    attempts: int
+
+
+INSERT_SQL = (
+    "INSERT OR IGNORE INTO inbox (activity_id, type, actor, recipient, body, received_at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def insert_params(activity_id: str, type_: str, actor: str, recipient: str | None, body: str) -> tuple:
+    return (activity_id, type_, actor, recipient, body, now_iso())
+
+
+async def pending(db: aiosqlite.Connection, now: float, limit: int) -> list[InboxRow]:
+    async with db.execute(
+        "SELECT id, activity_id, type, actor, recipient, body, attempts FROM inbox"
+        " WHERE processed_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?", (now, limit)
+    ) as cur:
+        return [InboxRow(*row) for row in await cur.fetchall()]
+
+
+async def mark_processed(db: aiosqlite.Connection, row_id: int, outcome: str) -> None:
+    await db.execute("UPDATE inbox SET processed_at = ?, outcome = ?, attempts = attempts + 1 WHERE id = ?",
+                     (now_iso(), outcome, row_id))
+
+
+async def mark_failed_attempt(db: aiosqlite.Connection, row_id: int, outcome: str, retry_at: float | None) -> None:
+    """Count a failed attempt; retry at `retry_at`, or give up (processed, with the error) when None."""
+    await db.execute(
+        "UPDATE inbox SET attempts = attempts + 1, outcome = ?, next_attempt_at = COALESCE(?, next_attempt_at),"
+        " processed_at = CASE WHEN ? IS NULL THEN ? ELSE NULL END WHERE id = ?",
+        (outcome, retry_at, retry_at, now_iso(), row_id),
+    )
+
+
+async def by_activity_id(db: aiosqlite.Connection, activity_id: str) -> InboxRow | None:
+    async with db.execute(
+        "SELECT id, activity_id, type, actor, recipient, body, attempts FROM inbox WHERE activity_id = ?",
+        (activity_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return InboxRow(*row) if row else None
+
+
+async def count(db: aiosqlite.Connection) -> int:
+    async with db.execute("SELECT COUNT(*) FROM inbox") as cur:
+        return (await cur.fetchone())[0]

@@ -1,0 +1,72 @@
+"""Cached remote actors and their public keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from node.db import now_iso
+
+
+@dataclass(frozen=True)
+class RemoteActor:
+    uri: str
+    kind: str
+    username: str | None
+    host: str
+    inbox: str
+    shared_inbox: str | None
+    display_name: str | None
+    fetched_at: str
+    deleted_at: str | None
+
+
+_COLUMNS = "uri, kind, username, host, inbox, shared_inbox, display_name, fetched_at, deleted_at"
+
+
+async def upsert_actor(db: aiosqlite.Connection, actor: RemoteActor, document: str) -> None:
+    await db.execute(
+        "INSERT INTO remote_actors (uri, kind, username, host, inbox, shared_inbox, display_name, document,"
+        " fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uri) DO UPDATE SET kind = excluded.kind,"
+        " username = excluded.username, host = excluded.host, inbox = excluded.inbox,"
+        " shared_inbox = excluded.shared_inbox, display_name = excluded.display_name,"
+        " document = excluded.document, fetched_at = excluded.fetched_at WHERE remote_actors.deleted_at IS NULL",
+        (actor.uri, actor.kind, actor.username, actor.host, actor.inbox, actor.shared_inbox,
+         actor.display_name, document, actor.fetched_at),
+    )
+
+
+async def actor(db: aiosqlite.Connection, uri: str) -> RemoteActor | None:
+    async with db.execute(f"SELECT {_COLUMNS} FROM remote_actors WHERE uri = ?", (uri,)) as cur:
+        row = await cur.fetchone()
+    return RemoteActor(*row) if row else None
+
+
+async def tombstone_actor(db: aiosqlite.Connection, uri: str) -> None:
+    await db.execute(
+        "INSERT INTO remote_actors (uri, kind, host, inbox, document, fetched_at, deleted_at)"
+        " VALUES (?, 'Tombstone', '', '', '{}', ?, ?) ON CONFLICT (uri) DO UPDATE SET"
+        " deleted_at = excluded.deleted_at, document = '{}', display_name = NULL",
+        (uri, now_iso(), now_iso()),
+    )
+
+
+async def upsert_key(db: aiosqlite.Connection, key_id: str, owner: str, public_key_pem: str) -> None:
+    await db.execute(
+        "INSERT INTO remote_keys (key_id, owner, public_key_pem, fetched_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (key_id) DO UPDATE SET owner = excluded.owner,"
+        " public_key_pem = excluded.public_key_pem, fetched_at = excluded.fetched_at",
+        (key_id, owner, public_key_pem, now_iso()),
+    )
+
+
+async def key(db: aiosqlite.Connection, key_id: str) -> tuple[str, str] | None:
+    """(owner, public_key_pem) for a cached key."""
+    async with db.execute("SELECT owner, public_key_pem FROM remote_keys WHERE key_id = ?", (key_id,)) as cur:
+        row = await cur.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+async def delete_keys_of(db: aiosqlite.Connection, owner: str) -> None:
+    await db.execute("DELETE FROM remote_keys WHERE owner = ?", (owner,))

@@ -1,0 +1,1 @@
+"""HTML for people: pages that call the store and governance, never the wire."""
