@@ -1,0 +1,256 @@
+"""Test doubles that are real: a remote fediverse server on loopback, and nodes as in-process apps or processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from node import config as configuration
+from node.activitypub import signatures
+from node.app import create_app
+from node.appkeys import DB, DELIVERY, INBOX_WORKER
+from node.cli import main as cli_main
+
+AS_JSON = "application/activity+json"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def init_node(data: Path, port: int, name: str = "Test Congregation", **settings: Any) -> configuration.Config:
+    """`congregation init` into DATA for http://127.0.0.1:PORT, then extra settings in the TOML file."""
+    args = ["init", "--base-url", f"http://127.0.0.1:{port}", "--name", name, "--data", str(data),
+            "--allow-private-addresses"]
+    assert cli_main(args) == 0
+    if settings:
+        update_settings(data, **settings)
+    return configuration.load(data, env={})
+
+
+def update_settings(data: Path, **settings: Any) -> None:
+    path = data / configuration.CONFIG_FILE
+    values = tomllib.loads(path.read_text())["congregation"]
+    path.write_text(configuration.render_toml({**values, **settings}))
+
+
+class InProcessNode:
+    """A node's app on a real loopback port, with workers stepped by the test (`run_once`, `drain`)."""
+
+    def __init__(self, config: configuration.Config):
+        self.config = config
+        self.app = create_app(config, run_workers=False)
+        self.server = TestServer(self.app, host="127.0.0.1", port=int(config.base_url.rsplit(":", 1)[1]))
+        self.session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> InProcessNode:
+        await self.server.start_server()
+        self.session = aiohttp.ClientSession()
+        return self
+
+    async def close(self) -> None:
+        if self.session:
+            await self.session.close()
+        await self.server.close()
+
+    @property
+    def db(self):
+        return self.app[DB]
+
+    @property
+    def base(self) -> str:
+        return self.config.base_url
+
+    @property
+    def group_id(self) -> str:
+        return f"{self.base}/actors/{self.config.group_handle}"
+
+    async def drain_inbox(self) -> int:
+        return await self.app[INBOX_WORKER].drain()
+
+    async def run_deliveries(self) -> int:
+        return await self.app[DELIVERY].run_once()
+
+    async def count(self, table: str, where: str = "1", *args: Any) -> int:
+        async with self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args) as cur:
+            return (await cur.fetchone())[0]
+
+    async def snapshot(self) -> dict[str, list]:
+        """Every row of every table that inbound traffic could change."""
+        result = {}
+        for table in ("inbox", "follows", "remote_actors", "deliveries", "outbox", "local_actors", "members"):
+            async with self.db.execute(f"SELECT * FROM {table} ORDER BY 1") as cur:
+                result[table] = [tuple(r) for r in await cur.fetchall()]
+        return result
+
+
+@dataclass
+class FakeActor:
+    """One actor on a small loopback server of its own: serves its document and key, records its inbox."""
+
+    name: str = "remote"
+    kind: str = "Person"
+    key: rsa.RSAPrivateKey = field(default_factory=signatures.generate_private_key)
+    received: list[dict[str, Any]] = field(default_factory=list)
+    documents: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    inbox_status: int = 202
+    port: int = field(default_factory=free_port)
+    _runner: web.AppRunner | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def id(self) -> str:
+        return f"{self.origin}/users/{self.name}"
+
+    @property
+    def key_id(self) -> str:
+        return self.id + "#main-key"
+
+    @property
+    def inbox(self) -> str:
+        return self.id + "/inbox"
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": self.id, "type": self.kind, "preferredUsername": self.name, "name": self.name.title(),
+            "inbox": self.inbox, "outbox": self.id + "/outbox", "followers": self.id + "/followers",
+            "endpoints": {"sharedInbox": self.origin + "/inbox"},
+            "publicKey": {"id": self.key_id, "owner": self.id, "publicKeyPem": signatures.public_pem(self.key)},
+        }
+
+    async def start(self) -> FakeActor:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self._get)
+        app.router.add_post("/{tail:.*}", self._post)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def close(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def _get(self, request: web.Request) -> web.Response:
+        url = f"{self.origin}{request.path}"
+        if url in self.documents:
+            status, body = self.documents[url]
+            return web.json_response(body, status=status, content_type=AS_JSON)
+        if url == self.id:
+            return web.json_response(self.document(), content_type=AS_JSON)
+        return web.json_response({"error": "not found"}, status=404)
+
+    async def _post(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.received.append({"path": request.path, "headers": dict(request.headers),
+                              "activity": json.loads(body)})
+        return web.Response(status=self.inbox_status)
+
+    def activity(self, kind: str, obj: Any, suffix: str | None = None, **extra: Any) -> dict[str, Any]:
+        return {"@context": "https://www.w3.org/ns/activitystreams",
+                "id": f"{self.origin}/activities/{suffix or os.urandom(6).hex()}",
+                "type": kind, "actor": self.id, "object": obj, **extra}
+
+    def signed_headers(self, method: str, url: str, body: bytes | None, **kwargs: Any) -> dict[str, str]:
+        headers = signatures.sign(method, url, self.key_id, self.key, body, AS_JSON if body is not None else None,
+                                  **kwargs)
+        headers.setdefault("Content-Type", AS_JSON)
+        return headers
+
+    async def post(self, session: aiohttp.ClientSession, url: str, activity: Any | bytes,
+                   headers: dict[str, str] | None = None, **sign_kwargs: Any) -> tuple[int, str]:
+        """POST an activity (or raw bytes) signed by this actor unless `headers` are given."""
+        body = activity if isinstance(activity, bytes) else json.dumps(activity).encode()
+        if headers is None:
+            headers = self.signed_headers("POST", url, body, **sign_kwargs)
+        async with session.post(url, data=body, headers=headers) as response:
+            return response.status, await response.text()
+
+
+class NodeProcess:
+    """`congregation serve` as a real process: started, stopped, killed."""
+
+    def __init__(self, data: Path, env: dict[str, str] | None = None):
+        self.data = data
+        self.env = {**os.environ, **(env or {})}
+        self.config = configuration.load(data, env={})
+        self.proc: subprocess.Popen | None = None
+        self.log = data / "serve.log"
+
+    def start(self, timeout: float = 20.0) -> NodeProcess:
+        self._log_file = open(self.log, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "node", "serve", "--data", str(self.data)],
+            stdout=self._log_file, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"node exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection(
+                    ("127.0.0.1", int(self.config.base_url.rsplit(":", 1)[1])), timeout=0.2):
+                return self
+            time.sleep(0.05)  # waiting for a port to open, not for work
+        raise RuntimeError(f"node did not start listening: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "_log_file", None):
+            self._log_file.close()
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self._log_file.close()
+
+
+async def eventually(probe, timeout: float = 15.0, interval: float = 0.05):
+    """Poll an async probe until it returns something truthy: for work in *another process*."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
+        await asyncio.sleep(interval)
+
+
+async def run_cli(*args: str) -> int:
+    """`congregation ARGS` in this process (on a thread: the CLI runs its own event loop)."""
+    return await asyncio.to_thread(cli_main, list(args))
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """Run `congregation ARGS` as a real process: (exit code, stdout, stderr)."""
+    proc = subprocess.run([sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=60,
+                          check=False)
+    return proc.returncode, proc.stdout, proc.stderr
