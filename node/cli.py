@@ -67,6 +67,9 @@ async def cmd_init(args: argparse.Namespace) -> int:
     if not name:
         raise ConfigError("setting name: must not be empty")
     if (data / configuration.CONFIG_FILE).exists() or (data / configuration.DB_FILE).exists():
+        if args.exist_ok:
+            print(f"{data} already holds a Congregation; leaving it as it is.")
+            return 0
         raise CliError(f"{data} already holds a Congregation; refusing to overwrite it")
     values: dict[str, Any] = {"base_url": base_url, "name": name, "group_handle": args.handle,
                               "summary": args.summary, "public_follows": args.public_follows}
@@ -254,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--public-follows", choices=("manual", "auto"), default="manual")
     p.add_argument("--allow-private-addresses", action="store_true",
                    help="let this node reach loopback/private addresses (local demos and tests only)")
+    p.add_argument("--exist-ok", action="store_true",
+                   help="succeed without changing anything when DATA already holds a Congregation")
     data_arg(p)
     p.set_defaults(run=cmd_init)
 

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import pytest
 
@@ -20,7 +18,7 @@ async def make_node(tmp_path):
     nodes: list[InProcessNode] = []
 
     async def make(name: str = "alpha", **settings) -> InProcessNode:
-        config = await asyncio.to_thread(init_node, tmp_path / name, free_port(), name.title(), **settings)
+        config = init_node(tmp_path / name, free_port(), name.title(), **settings)
         node = await InProcessNode(config).start()
         nodes.append(node)
         return node

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,9 @@ def init_node(data: Path, port: int, name: str = "Test Congregation", **settings
     """`congregation init` into DATA for http://127.0.0.1:PORT, then extra settings in the TOML file."""
     args = ["init", "--base-url", f"http://127.0.0.1:{port}", "--name", name, "--data", str(data),
             "--allow-private-addresses"]
-    assert cli_main(args) == 0
+    # On a thread of its own: the CLI runs its own event loop, and callers may be inside one.
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(cli_main, args).result() == 0
     if settings:
         update_settings(data, **settings)
     return configuration.load(data, env={})
