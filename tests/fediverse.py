@@ -20,7 +20,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from node import config as configuration
 from node.activitypub import signatures
@@ -29,12 +30,23 @@ from node.appkeys import DB, DELIVERY, INBOX_WORKER
 from node.cli import main as cli_main
 
 AS_JSON = "application/activity+json"
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def multikey(public_key: ed25519.Ed25519PublicKey) -> str:
+    """FEP-521a publicKeyMultibase: base58btc ('z') of the ed25519-pub multicodec prefix and the raw key."""
+    raw = b"\xed\x01" + public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    number, text = int.from_bytes(raw, "big"), ""
+    while number:
+        number, digit = divmod(number, 58)
+        text = _B58[digit] + text
+    return "z" + "1" * (len(raw) - len(raw.lstrip(b"\0"))) + text
 
 
 def init_node(data: Path, port: int, name: str = "Test Congregation", **settings: Any) -> configuration.Config:
@@ -116,6 +128,10 @@ class FakeActor:
     documents: dict[str, tuple[int, Any]] = field(default_factory=dict)
     inbox_status: int = 202
     port: int = field(default_factory=free_port)
+    # Set to publish an Ed25519 key as a FEP-521a Multikey in assertionMethod, besides the RSA publicKey.
+    ed25519_key: ed25519.Ed25519PrivateKey | None = None
+    # The path of every GET this server answered, in order (key and actor fetches).
+    fetched: list[str] = field(default_factory=list)
     _runner: web.AppRunner | None = None
 
     @property
@@ -131,6 +147,10 @@ class FakeActor:
         return self.id + "#main-key"
 
     @property
+    def ed25519_key_id(self) -> str:
+        return self.id + "#ed25519-key"
+
+    @property
     def inbox(self) -> str:
         return self.id + "/inbox"
 
@@ -141,7 +161,13 @@ class FakeActor:
             "inbox": self.inbox, "outbox": self.id + "/outbox", "followers": self.id + "/followers",
             "endpoints": {"sharedInbox": self.origin + "/inbox"},
             "publicKey": {"id": self.key_id, "owner": self.id, "publicKeyPem": signatures.public_pem(self.key)},
-        }
+        } | self._assertion_method()
+
+    def _assertion_method(self) -> dict[str, Any]:
+        if self.ed25519_key is None:
+            return {}
+        return {"assertionMethod": [{"id": self.ed25519_key_id, "type": "Multikey", "controller": self.id,
+                                     "publicKeyMultibase": multikey(self.ed25519_key.public_key())}]}
 
     async def start(self) -> FakeActor:
         app = web.Application()
@@ -157,6 +183,7 @@ class FakeActor:
             await self._runner.cleanup()
 
     async def _get(self, request: web.Request) -> web.Response:
+        self.fetched.append(request.path)
         url = f"{self.origin}{request.path}"
         if url in self.documents:
             status, body = self.documents[url]

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from node import SOFTWARE_NAME, __version__
 from node.activitypub.jsonsafe import BadJSON, loads_object
@@ -66,8 +67,10 @@ class HttpClient:
     """Every request this node makes to the outside goes through here."""
 
     def __init__(self, *, allow_private: bool, max_bytes: int, connect_timeout: float, total_timeout: float,
-                 max_redirects: int, signer: Signer | None = None):
+                 max_redirects: int, signer: Signer | None = None, resolver: AbstractResolver | None = None):
         self.allow_private = allow_private
+        # Tests put a fake DNS that maps test hostnames to loopback servers in front of the guard.
+        self._resolver = resolver
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.signer = signer
@@ -78,8 +81,8 @@ class HttpClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(resolver=GuardedResolver(self.allow_private), limit=100,
-                                             limit_per_host=8, ttl_dns_cache=300)
+            resolver = self._resolver or GuardedResolver(self.allow_private)
+            connector = aiohttp.TCPConnector(resolver=resolver, limit=100, limit_per_host=8, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
                                                   headers={"User-Agent": USER_AGENT}, auto_decompress=True)
         return self._session

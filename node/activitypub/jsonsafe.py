@@ -25,16 +25,32 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _depth(value: Any, limit: int) -> None:
+def _depth(value: Any, limit: int, check_strings: bool) -> None:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
             raise BadJSON(f"JSON is nested deeper than {limit} levels")
         if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+            if check_strings:
+                _no_surrogates(item.keys())
+            children = item.values()
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+            children = item
+        else:
+            continue
+        if check_strings:
+            _no_surrogates(v for v in children if isinstance(v, str))
+        stack.extend((v, depth + 1) for v in children if isinstance(v, dict | list))
+
+
+def _no_surrogates(strings: Any) -> None:
+    # A \ud800 escape decodes to a lone surrogate: not Unicode, and SQLite cannot store it (RFC 8259 §8.2).
+    for text in strings:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadJSON("JSON string holds a lone surrogate escape") from None
 
 
 def loads_object(body: bytes, max_depth: int = 64) -> dict[str, Any]:
@@ -51,5 +67,5 @@ def loads_object(body: bytes, max_depth: int = 64) -> dict[str, Any]:
         raise BadJSON(f"body is not JSON ({exc.msg} at {exc.pos})") from None
     if not isinstance(value, dict):
         raise BadJSON("body must be a JSON object")
-    _depth(value, max_depth)
+    _depth(value, max_depth, check_strings="\\u" in text)
     return value

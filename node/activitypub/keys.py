@@ -123,12 +123,13 @@ class KeyResolver:
         if owner != actor.uri:
             raise KeyUnavailable(f"key {key_id} claims owner {owner}, listed by {actor.uri}")
         resolved = self._resolved(key_id, owner, material)
+        # An actor vouches only for keys on its own origin: listing another server's key id would plant a
+        # wrong key under that id in the cache, and lock the real owner out until a refetch is allowed.
+        own = {listed_id: entry for listed_id, entry in listed.items()
+               if entry[0] == actor.uri and origin(listed_id) == origin(actor.uri)}
         async with transaction(self.db):
             await remote.upsert_actor(self.db, actor, json.dumps(actor_doc))
-            for listed_id, (listed_owner, listed_material) in listed.items():
-                if listed_owner == actor.uri:
-                    await remote.upsert_key(self.db, listed_id, listed_owner, listed_material)
-        for listed_id, (listed_owner, listed_material) in listed.items():
-            if listed_owner == actor.uri:
-                self._memory[listed_id] = (listed_owner, listed_material)
+            for listed_id, (listed_owner, listed_material) in own.items():
+                await remote.upsert_key(self.db, listed_id, listed_owner, listed_material)
+        self._memory.update(own)
         return resolved

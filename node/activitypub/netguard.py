@@ -12,6 +12,8 @@ from aiohttp.resolver import DefaultResolver
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 _6TO4 = ipaddress.ip_network("2002::/16")
+# ::ffff:0:a.b.c.d, the IPv4-translated form of SIIT (RFC 2765); Python calls it global.
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
 
 
 class AddressRefused(OSError):
@@ -19,7 +21,7 @@ class AddressRefused(OSError):
 
 
 def unwrap(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """The IPv4 address hiding inside an IPv6 one (mapped, compatible, NAT64, 6to4), else the address."""
+    """The IPv4 address hiding inside an IPv6 one (mapped, compatible, translated, NAT64, 6to4), else the address."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return ip.ipv4_mapped
@@ -27,7 +29,7 @@ def unwrap(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4A
         # ::a.b.c.d (deprecated IPv4-compatible) claims to be global; it reaches a.b.c.d on many stacks.
         if as_int >> 32 == 0 and as_int > 1:
             return ipaddress.IPv4Address(as_int & 0xFFFFFFFF)
-        if ip in _NAT64 or ip in _NAT64_LOCAL:
+        if ip in _NAT64 or ip in _NAT64_LOCAL or ip in _TRANSLATED:
             return ipaddress.IPv4Address(as_int & 0xFFFFFFFF)
         if ip in _6TO4:
             return ipaddress.IPv4Address((as_int >> 80) & 0xFFFFFFFF)
@@ -55,8 +57,8 @@ def literal_ip(host: str) -> str | None:
 class GuardedResolver(AbstractResolver):
     """Resolve names, then drop every non-public answer (unless private addresses are allowed)."""
 
-    def __init__(self, allow_private: bool):
-        self._inner = DefaultResolver()
+    def __init__(self, allow_private: bool, inner: AbstractResolver | None = None):
+        self._inner = inner or DefaultResolver()
         self._allow_private = allow_private
 
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:

@@ -11,13 +11,13 @@ import base64
 import hashlib
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
@@ -103,7 +103,10 @@ def check_date(date_header: str | None, now: float, skew: int) -> float:
 @lru_cache(maxsize=4096)
 def load_public_key(pem: str) -> PublicKey:
     """Parse a PEM public key once; raises ValueError for keys we cannot use."""
-    key = serialization.load_pem_public_key(pem.encode())
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except UnsupportedAlgorithm as exc:  # an algorithm OID or curve that `cryptography` does not know
+        raise ValueError(str(exc)) from None
     if not isinstance(key, rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
         raise ValueError("unsupported key type")
     return key
@@ -172,21 +175,7 @@ def extract(method: str, path_qs: str, headers: Mapping[str, str], body: bytes |
         check_digest(headers.get("Digest"), body or b"")
     elif "(request-target)" not in covered:
         raise SignatureError("the signature does not cover (request-target)")
-    lines = []
-    for name in covered:
-        if name == "(request-target)":
-            lines.append(f"(request-target): {method.lower()} {path_qs}")
-        elif name == "(created)":
-            lines.append(f"(created): {created}")
-        elif name == "(expires)":
-            lines.append(f"(expires): {expires}")
-        else:
-            values = headers.getall(name) if hasattr(headers, "getall") else [headers.get(name)]
-            values = [v for v in values if v is not None]
-            if not values:
-                raise SignatureError(f"the signature covers {name} but the request has no such header")
-            lines.append(f"{name}: {', '.join(v.strip() for v in values)}")
-    message = "\n".join(lines).encode()
+    message = signing_string(method, path_qs, headers, covered, created, expires)
     try:
         signature = base64.b64decode(params["signature"], validate=True)
     except ValueError:
@@ -200,12 +189,37 @@ def extract(method: str, path_qs: str, headers: Mapping[str, str], body: bytes |
     )
 
 
+def signing_string(method: str, path_qs: str, headers: Mapping[str, str], covered: Sequence[str],
+                   created: int | None = None, expires: int | None = None) -> bytes:
+    """The draft-cavage string to sign: one `name: value` line per covered header or pseudo-header."""
+    lines = []
+    for name in covered:
+        if name == "(request-target)":
+            lines.append(f"(request-target): {method.lower()} {path_qs}")
+        elif name == "(created)":
+            lines.append(f"(created): {created}")
+        elif name == "(expires)":
+            lines.append(f"(expires): {expires}")
+        else:
+            values = _header_values(headers, name)
+            if not values:
+                raise SignatureError(f"the signature covers {name} but the request has no such header")
+            lines.append(f"{name}: {', '.join(v.strip() for v in values)}")
+    return "\n".join(lines).encode()
+
+
+def _header_values(headers: Mapping[str, str], name: str) -> list[str]:
+    if hasattr(headers, "getall"):
+        return list(headers.getall(name, []))
+    return [value for key, value in headers.items() if key.lower() == name]
+
+
 def _int_param(params: dict[str, str], name: str) -> int | None:
     if name not in params:
         return None
     try:
         return int(float(params[name]))
-    except ValueError:
+    except (ValueError, OverflowError):  # float("inf") parses; int() of it overflows
         raise SignatureError(f"the signature's {name} is not a number", 400) from None
 
 
@@ -224,10 +238,8 @@ def sign(method: str, url: str, key_id: str, private_key: rsa.RSAPrivateKey, bod
         if content_type:
             headers["Content-Type"] = content_type
             covered.append("content-type")
-    lines = [f"(request-target): {method.lower()} {target}"]
-    lines += [f"{name}: {headers[name.title() if name != 'content-type' else 'Content-Type']}"
-              for name in covered[1:]]
-    signature = private_key.sign("\n".join(lines).encode(), padding.PKCS1v15(), hashes.SHA256())
+    message = signing_string(method, target, headers, covered)
+    signature = private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
     headers["Signature"] = (
         f'keyId="{key_id}",algorithm="rsa-sha256",headers="{" ".join(covered)}",'
         f'signature="{base64.b64encode(signature).decode()}"'
