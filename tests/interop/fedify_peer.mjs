@@ -374,12 +374,17 @@ async function deliver(ctx, recipient, activity, purpose, options = {}) {
 const freshDocumentLoader = getDocumentLoader({ allowPrivateAddress: true });
 
 // Resolve an actor URL / acct: handle / user@host to a Fedify object.
-async function resolve(ctx, q) {
+// With signed=true the GETs are signed by the peer's RSA key (authorized
+// fetch / "secure mode"); by default they are unsigned, like Fedify's own
+// key fetches during inbox verification.
+async function resolve(ctx, q, { signed = false } = {}) {
   q = String(q ?? "").trim();
   let handle = null;
   if (q.startsWith("acct:")) handle = q.slice(5);
   else if (/^@?[^@/\s:]+@[^@/\s]+$/.test(q)) handle = q.replace(/^@/, "");
-  const lookupOpts = { documentLoader: freshDocumentLoader };
+  const lookupOpts = {
+    documentLoader: signed ? await ctx.getDocumentLoader({ identifier: ACTOR }) : freshDocumentLoader,
+  };
   if (handle != null) {
     // Fedify's WebFinger client always uses https:// for acct: resources,
     // but loopback test servers speak plain http, so try WebFinger here
@@ -410,8 +415,8 @@ async function resolve(ctx, q) {
   return { obj, via: "lookupObject" };
 }
 
-async function resolveActor(ctx, target) {
-  const { obj, via } = await resolve(ctx, target);
+async function resolveActor(ctx, target, opts) {
+  const { obj, via } = await resolve(ctx, target, opts);
   if (obj == null) throw httpError(404, `could not resolve ${target}`);
   if (!isActor(obj)) throw httpError(422, `${target} is not an actor (${obj.constructor.name})`);
   if (obj.id == null || obj.inboxId == null) throw httpError(422, `${target} has no id or inbox`);
@@ -489,14 +494,15 @@ async function handleControl(req, res, url) {
     if (req.method === "GET" && path === "/lookup") {
       const q = url.searchParams.get("q");
       if (!q) return sendJson(res, 400, { error: "missing q" });
-      const { obj, via } = await resolve(ctx, q);
+      const signed = ["1", "true", "yes"].includes(url.searchParams.get("signed") ?? "");
+      const { obj, via } = await resolve(ctx, q, { signed });
       if (obj == null) return sendJson(res, 404, { error: `not found: ${q}` });
       res.setHeader("X-Resolved-Via", via);
       return sendJson(res, 200, await obj.toJsonLd({ contextLoader: ctx.contextLoader }));
     }
     if (req.method === "POST" && path === "/follow") {
       if (!json.target) return sendJson(res, 400, { error: "missing target" });
-      const { actor, via } = await resolveActor(ctx, json.target);
+      const { actor, via } = await resolveActor(ctx, json.target, { signed: !!json.signed });
       const follow = new Follow({
         id: newActivityId(),
         actor: ctx.getActorUri(ACTOR),
@@ -511,7 +517,7 @@ async function handleControl(req, res, url) {
     }
     if (req.method === "POST" && path === "/unfollow") {
       if (!json.target) return sendJson(res, 400, { error: "missing target" });
-      const { actor } = await resolveActor(ctx, json.target);
+      const { actor } = await resolveActor(ctx, json.target, { signed: !!json.signed });
       const f = json.followId ? following.get(json.followId)
         : [...following.values()].reverse().find((x) => x.target === actor.id.href);
       if (f == null) return sendJson(res, 404, { error: "no Follow of that target" });
@@ -528,7 +534,7 @@ async function handleControl(req, res, url) {
     if (req.method === "POST" && path === "/note") {
       // {"target": actor, "content": "<p>hi</p>", "public": true, "inReplyTo": url?}
       if (!json.target) return sendJson(res, 400, { error: "missing target" });
-      const { actor } = await resolveActor(ctx, json.target);
+      const { actor } = await resolveActor(ctx, json.target, { signed: !!json.signed });
       const noteId = new URL(`/notes/${randomUUID()}`, ORIGIN);
       const to = [actor.id];
       const cc = json.public === false ? [] : [PUBLIC_COLLECTION];
