@@ -314,6 +314,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the promise is one line, never a traceback
         print(f"congregation: unexpected error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         return 1

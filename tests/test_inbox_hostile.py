@@ -8,6 +8,7 @@ fetched them from the signer's own origin to check the signature), and nothing e
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import gzip
@@ -500,3 +501,10 @@ async def test_get_actor__authorized_fetch_refuses_signature_for_another_path(ma
     headers = {**remote.signed_headers("GET", node.group_id + "/followers", None), "Accept": AS_JSON}
     async with session.get(node.group_id, headers=headers) as response:
         assert response.status == 401
+
+
+async def test_keys__one_fetch_for_many_concurrent_requests_with_an_unknown_key(node, remote, session):
+    activities = [remote.activity("Like", node.group_id) for _ in range(20)]
+    statuses = await asyncio.gather(*(remote.post(session, node.base + "/inbox", a) for a in activities))
+    assert [s for s, _ in statuses] == [202] * 20
+    assert remote.fetched.count("/users/remote") == 1

@@ -66,28 +66,41 @@ class InboxWriter:
             batch = [await self._queue.get()]
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            error: BaseException | None = None
-            try:
-                await self.db.execute("BEGIN IMMEDIATE")
-                await self.db.executemany(inbox_store.INSERT_SQL, [params for params, _ in batch])
-                await self.db.commit()
-            except Exception as exc:
-                error = StorageUnavailable(str(exc)) if is_unavailable(exc) else exc
-                log.warning("inbox batch of %d not committed: %s", len(batch), exc)
-                try:
-                    if self.db.in_transaction:
-                        await self.db.rollback()
-                except Exception:
-                    log.exception("rollback after a failed inbox batch failed")
-            for _, future in batch:
+            errors = await self._commit([params for params, _ in batch])
+            for (_, future), error in zip(batch, errors, strict=True):
                 if future.done():
                     continue
                 if error is None:
                     future.set_result(None)
                 else:
                     future.set_exception(error)
-            if error is None:
+            if any(error is None for error in errors):
                 self.committed.set()
+
+    async def _commit(self, rows: list[tuple]) -> list[BaseException | None]:
+        """Commit rows in one transaction; if that fails for a reason other than storage, row by row,
+        so one row the database refuses cannot fail its neighbours."""
+        error = await self._transaction(rows)
+        if error is None:
+            return [None] * len(rows)
+        if isinstance(error, StorageUnavailable) or len(rows) == 1:
+            return [error] * len(rows)
+        return [await self._transaction([row]) for row in rows]
+
+    async def _transaction(self, rows: list[tuple]) -> BaseException | None:
+        try:
+            await self.db.execute("BEGIN IMMEDIATE")
+            await self.db.executemany(inbox_store.INSERT_SQL, rows)
+            await self.db.commit()
+        except Exception as exc:  # noqa: BLE001 - every waiter must hear about it, whatever it was
+            log.warning("inbox batch of %d not committed: %s", len(rows), exc)
+            try:
+                if self.db.in_transaction:
+                    await self.db.rollback()
+            except Exception:
+                log.exception("rollback after a failed inbox batch failed")
+            return StorageUnavailable(str(exc)) if is_unavailable(exc) else exc
+        return None
 
 
 def refuse(status: int, reason: str, **headers: str) -> web.Response:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -61,21 +63,52 @@ def parse_key(material: str) -> PublicKey:
 class KeyResolver:
     """key id → (owner, key), with a memory cache in front of the remote_keys table."""
 
-    def __init__(self, db: aiosqlite.Connection, client: HttpClient, refetch_seconds: int):
+    def __init__(self, db: aiosqlite.Connection, client: HttpClient, refetch_seconds: int,
+                 memory_size: int = 20_000):
         self.db = db
         self.client = client
         self.refetch_seconds = refetch_seconds
-        self._memory: dict[str, tuple[str, str]] = {}
+        self.memory_size = memory_size
+        self._memory: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._last_refetch: dict[str, float] = {}
+        self._in_flight: dict[str, asyncio.Future[ResolvedKey]] = {}
 
     async def resolve(self, key_id: str) -> ResolvedKey:
         cached = self._memory.get(key_id)
-        if cached is None:
-            cached = await remote.key(self.db, key_id)
-            if cached is None:
-                return await self._fetch(key_id)
-            self._memory[key_id] = cached
-        return self._resolved(key_id, *cached)
+        if cached is not None:
+            self._memory.move_to_end(key_id)
+            return self._resolved(key_id, *cached)
+        cached = await remote.key(self.db, key_id)
+        if cached is not None:
+            self._remember({key_id: cached})
+            return self._resolved(key_id, *cached)
+        return await self._fetch_once(key_id)
+
+    async def _fetch_once(self, key_id: str) -> ResolvedKey:
+        """One fetch per unknown key, however many requests signed with it arrive meanwhile."""
+        waiting = self._in_flight.get(key_id)
+        if waiting is not None:
+            return await asyncio.shield(waiting)
+        future: asyncio.Future[ResolvedKey] = asyncio.get_running_loop().create_future()
+        self._in_flight[key_id] = future
+        try:
+            result = await self._fetch(key_id)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._in_flight[key_id]
+
+    def _remember(self, entries: dict[str, tuple[str, str]]) -> None:
+        for key_id, entry in entries.items():
+            self._memory[key_id] = entry
+            self._memory.move_to_end(key_id)
+        while len(self._memory) > self.memory_size:
+            self._memory.popitem(last=False)
 
     async def refetch(self, key_id: str) -> ResolvedKey | None:
         """Fetch the key again after it failed, at most once per host per refetch window."""
@@ -131,5 +164,5 @@ class KeyResolver:
             await remote.upsert_actor(self.db, actor, json.dumps(actor_doc))
             for listed_id, (listed_owner, listed_material) in own.items():
                 await remote.upsert_key(self.db, listed_id, listed_owner, listed_material)
-        self._memory.update(own)
+        self._remember(own)
         return resolved
