@@ -91,6 +91,15 @@ async def cmd_init(args: argparse.Namespace) -> int:
 
 # --- serve ------------------------------------------------------------------------------------------------
 
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (it is a dependency on Linux and macOS): ~10 % less CPU per request."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -100,7 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     port = config.listen_port or urlsplit(config.base_url).port or 8080
     try:
-        web.run_app(create_app(config), host=config.listen_host, port=port, access_log=None,
+        web.run_app(create_app(config), host=config.listen_host, port=port, access_log=None, loop=_event_loop(),
                     print=lambda _: print(f"Serving {config.name} at {config.base_url} "
                                           f"(listening on {config.listen_host}:{port})", flush=True))
     except NotInitialised as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ class BadDocument(Exception):
     """A document lacks what we need from it; the message says what."""
 
 
+@lru_cache(maxsize=4096)
 def origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
@@ -30,6 +32,15 @@ def ref(value: Any) -> str | None:
     if isinstance(value, list) and len(value) == 1:
         return ref(value[0])
     return None
+
+
+def on_origin(value: Any, home: str) -> bool:
+    """True when `value` is an http(s) URL on the origin `home` (as `origin()` spells it)."""
+    if not isinstance(value, str) or len(value) > 2048:
+        return False
+    if value[: len(home) + 1].lower() == home + "/":  # the common case, without parsing
+        return True
+    return is_http_url(value) and origin(value) == home
 
 
 def is_http_url(value: Any) -> bool:

@@ -88,13 +88,21 @@ def check_digest(header: str | None, body: bytes) -> None:
     raise SignatureError("Digest names no supported algorithm (SHA-256, SHA-512)")
 
 
+@lru_cache(maxsize=1024)
+def _http_date(value: str) -> float | None:
+    # Many requests share a Date (one-second resolution): parse each string once.
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
 def check_date(date_header: str | None, now: float, skew: int) -> float:
     if not date_header:
         raise SignatureError("the request has no Date header")
-    try:
-        when = parsedate_to_datetime(date_header).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        raise SignatureError("the Date header is not an HTTP date", 400) from None
+    when = _http_date(date_header)
+    if when is None:
+        raise SignatureError("the Date header is not an HTTP date", 400)
     if abs(now - when) > skew:
         raise SignatureError(f"the Date header is outside the accepted window of {skew} s")
     return when

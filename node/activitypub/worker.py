@@ -27,8 +27,11 @@ class InboxWorker:
     async def run_once(self) -> int:
         """Process up to one batch of pending activities; return how many were looked at."""
         rows = await inbox_store.pending(self.ctx.db, time.time(), self.batch)
-        for row in rows:
-            await self._process(row)
+        done = [(row.id, outcome) for row in rows if (outcome := await self._process(row)) is not None]
+        if done:
+            # One commit for the batch: a crash before it replays these rows, and handlers are idempotent.
+            async with transaction(self.ctx.db):
+                await inbox_store.mark_processed(self.ctx.db, done)
         return len(rows)
 
     async def drain(self) -> int:
@@ -37,7 +40,8 @@ class InboxWorker:
             total += n
         return total
 
-    async def _process(self, row: inbox_store.InboxRow) -> None:
+    async def _process(self, row: inbox_store.InboxRow) -> str | None:
+        """The outcome to record, or None when the failure was recorded already."""
         handler = HANDLERS.get(row.type)
         try:
             outcome = "stored" if handler is None else await handler(self.ctx, json.loads(row.body), row.actor)
@@ -46,16 +50,15 @@ class InboxWorker:
             log.info("inbox %s from %s: %s (attempt %d)", row.activity_id, row.actor, exc, row.attempts + 1)
             async with transaction(self.ctx.db):
                 await inbox_store.mark_failed_attempt(self.ctx.db, row.id, f"error: {exc}"[:500], retry_at)
-            return
+            return None
         except StorageUnavailable:
             raise
         except Exception as exc:
             log.exception("inbox %s from %s failed", row.activity_id, row.actor)
             async with transaction(self.ctx.db):
                 await inbox_store.mark_failed_attempt(self.ctx.db, row.id, f"bug: {exc!r}"[:500], None)
-            return
-        async with transaction(self.ctx.db):
-            await inbox_store.mark_processed(self.ctx.db, row.id, outcome)
+            return None
+        return outcome
 
     async def run_forever(self) -> None:
         while True:

@@ -26,10 +26,6 @@ INSERT_SQL = (
 )
 
 
-def insert_params(activity_id: str, type_: str, actor: str, recipient: str | None, body: str) -> tuple:
-    return (activity_id, type_, actor, recipient, body, now_iso())
-
-
 async def pending(db: aiosqlite.Connection, now: float, limit: int) -> list[InboxRow]:
     async with db.execute(
         "SELECT id, activity_id, type, actor, recipient, body, attempts FROM inbox"
@@ -38,9 +34,11 @@ async def pending(db: aiosqlite.Connection, now: float, limit: int) -> list[Inbo
         return [InboxRow(*row) for row in await cur.fetchall()]
 
 
-async def mark_processed(db: aiosqlite.Connection, row_id: int, outcome: str) -> None:
-    await db.execute("UPDATE inbox SET processed_at = ?, outcome = ?, attempts = attempts + 1 WHERE id = ?",
-                     (now_iso(), outcome, row_id))
+async def mark_processed(db: aiosqlite.Connection, outcomes: list[tuple[int, str]]) -> None:
+    """Mark rows processed, each with its outcome."""
+    now = now_iso()
+    await db.executemany("UPDATE inbox SET processed_at = ?, outcome = ?, attempts = attempts + 1 WHERE id = ?",
+                         [(now, outcome, row_id) for row_id, outcome in outcomes])
 
 
 async def mark_failed_attempt(db: aiosqlite.Connection, row_id: int, outcome: str, retry_at: float | None) -> None:
