@@ -17,9 +17,10 @@ from node.activitypub.fetch import HttpClient
 from node.activitypub.handlers import InboxContext
 from node.activitypub.inbox import InboxWriter, post_inbox
 from node.activitypub.keys import KeyResolver
+from node.activitypub.ratelimit import HostRateLimiter
 from node.activitypub.signatures import load_private_key, sign
 from node.activitypub.worker import InboxWorker
-from node.appkeys import CONFIG, DB, DELIVERY, HTTP, INBOX_WORKER, INBOX_WRITER, KEYS
+from node.appkeys import CONFIG, DB, DELIVERY, HTTP, INBOX_WORKER, INBOX_WRITER, KEYS, RATE_LIMIT
 from node.config import Config
 from node.store import local_actors
 
@@ -118,6 +119,7 @@ def create_app(config: Config, *, run_workers: bool = True) -> web.Application:
     """The node as an aiohttp application; tests pass run_workers=False and step the workers themselves."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=config.max_inbox_bytes)
     app[CONFIG] = config
+    app[RATE_LIMIT] = HostRateLimiter(config.inbox_rate_per_host, config.inbox_burst_per_host)
     app.cleanup_ctx.extend([_database, _http, _workers(run_workers)])
     app.add_routes(discovery.routes)
     app.add_routes(actors.routes)

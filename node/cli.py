@@ -23,6 +23,7 @@ from node.activitypub.remote_actors import ActorUnavailable, fetch_remote_actor,
 from node.activitypub.webfinger_client import resolve_handle
 from node.config import Config, ConfigError
 from node.governance.membership import MembershipError, add_member, create_group
+from node.governance.siblings import sibling_states
 from node.store import follows, local_actors
 
 log = logging.getLogger("congregation")
@@ -216,6 +217,19 @@ async def cmd_follow(args: argparse.Namespace) -> int:
     return await _with_node(args, work)
 
 
+# --- siblings ---------------------------------------------------------------------------------------------
+
+async def cmd_siblings(args: argparse.Namespace) -> int:
+    async def work(config, db, group) -> int:
+        states = await sibling_states(db, actor_id(config, group.username))
+        if not states:
+            print("No sibling Congregations yet. Meet one with `congregation follow @group@their.host`.")
+        for entry in states:
+            print(f"{entry.state.split(':')[0]}\t{entry.uri}\t{entry.name or ''}\t{entry.state}")
+        return 0
+    return await _with_node(args, work)
+
+
 # --- members ----------------------------------------------------------------------------------------------
 
 async def cmd_member_add(args: argparse.Namespace) -> int:
@@ -294,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target")
     data_arg(p)
     p.set_defaults(run=cmd_follow)
+
+    p = sub.add_parser("siblings", help="sibling Congregations and the state of each relationship")
+    data_arg(p)
+    p.set_defaults(run=cmd_siblings)
 
     p = sub.add_parser("member", help="members")
     msub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)

@@ -47,6 +47,13 @@ class Config:
     fetch_total_timeout: float = 30.0
     fetch_max_redirects: int = 3
     page_size: int = 20
+    # Inbox POSTs per verified sending host: sustained per second, and the burst allowed above that.
+    inbox_rate_per_host: float = 20.0
+    inbox_burst_per_host: int = 300
+    # Deliveries in flight to one host at once.
+    delivery_per_host: int = 4
+    # Whose posts to the Group are accepted and re-shared: "followers" (approved) or "members" only.
+    group_accepts_from: str = "followers"
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -65,7 +72,8 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("data_dir", "extra")}
-_CHOICES = {"public_follows": ("manual", "auto"), "log_level": ("DEBUG", "INFO", "WARNING", "ERROR")}
+_CHOICES = {"public_follows": ("manual", "auto"), "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
+            "group_accepts_from": ("followers", "members")}
 
 
 def _coerce(name: str, value: Any) -> Any:

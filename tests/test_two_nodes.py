@@ -63,3 +63,18 @@ async def test_two_processes__a_follows_b_by_handle_b_approves_from_cli(two_proc
         assert code == 0, err
         code, out, _ = cli("follows", "list", "--outgoing", "--data", str(b.data))
         assert f"pending\t{a_group}" in out
+
+        # When A's operator approves B's request in turn, they are siblings on both sides
+        async def pending_at_a():
+            code, out, _ = cli("follows", "list", "--state", "pending", "--data", str(a.data))
+            return out if b_group in out else None
+
+        request_id = (await eventually(pending_at_a)).split("\t", 1)[0]
+        code, out, _ = cli("siblings", "--data", str(a.data))
+        assert out.startswith("they asked") and b_group in out
+        assert cli("follows", "approve", request_id, "--data", str(a.data))[0] == 0
+
+        async def siblings_on_both_sides():
+            return all(cli("siblings", "--data", str(n.data))[1].startswith("sibling\t") for n in (a, b))
+
+        await eventually(siblings_on_both_sides)

@@ -34,6 +34,10 @@ def ref(value: Any) -> str | None:
     return None
 
 
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
 def on_origin(value: Any, home: str) -> bool:
     """True when `value` is an http(s) URL on the origin `home` (as `origin()` spells it)."""
     if not isinstance(value, str) or len(value) > 2048:

@@ -17,9 +17,10 @@ from aiohttp import web
 from node.activitypub import convert
 from node.activitypub.jsonsafe import BadJSON, loads_object
 from node.activitypub.keys import KeyUnavailable
+from node.activitypub.ratelimit import retry_after_header
 from node.activitypub.signatures import SignatureError
 from node.activitypub.verify import check, pending_signature
-from node.appkeys import CONFIG, DB, INBOX_WRITER, KEYS
+from node.appkeys import CONFIG, DB, INBOX_WRITER, KEYS, RATE_LIMIT
 from node.db import StorageUnavailable, is_unavailable, now_iso
 from node.store import inbox as inbox_store
 from node.store import local_actors
@@ -159,6 +160,9 @@ async def post_inbox(request: web.Request) -> web.Response:
             # A deleted actor's key is gone too (410); we hold nothing of theirs to remove.
             return web.Response(status=202)
         return refuse(401, exc.reason)
+    wait = request.app[RATE_LIMIT].take(convert.host_of(signer.key_owner))
+    if wait:
+        return refuse(429, "too many requests from your host", **{"Retry-After": retry_after_header(wait)})
     try:
         activity = loads_object(body, config.max_json_depth)
     except BadJSON as exc:
