@@ -52,8 +52,9 @@ def actor_document(config: Config, actor: LocalActor, manually_approves: bool) -
         "id": uri,
         "type": actor.kind,
         "preferredUsername": actor.username,
-        "name": actor.display_name,
-        "summary": actor.summary,
+        # The Group's name and summary are the operator's settings, so an edit shows without a migration.
+        "name": config.name if actor.kind == "Group" else actor.display_name,
+        "summary": (config.summary if actor.kind == "Group" else actor.summary),
         "url": uri,
         "inbox": f"{uri}/inbox",
         "outbox": f"{uri}/outbox",

@@ -1,0 +1,75 @@
+"""FEDERATION.md stays true: each JSON example has the shape of what the node really serves or sends."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fediverse import run_cli
+
+FEDERATION_MD = Path(__file__).parent.parent / "FEDERATION.md"
+EXAMPLE_RE = re.compile(r"<!-- example: ([a-z0-9-]+) -->\s*```json\n(.*?)```", re.S)
+EXACT_KEYS = {"type", "@context", "rel"}
+
+
+def examples() -> dict[str, Any]:
+    found = {name: json.loads(body) for name, body in EXAMPLE_RE.findall(FEDERATION_MD.read_text())}
+    assert found, "FEDERATION.md has no examples"
+    return found
+
+
+def differences(documented: Any, real: Any, path: str = "$") -> list[str]:
+    """Where the documented example and the real document differ in shape (keys, kinds, types)."""
+    if isinstance(documented, dict) and isinstance(real, dict):
+        problems = [f"{path}.{k}: documented, not sent" for k in documented.keys() - real.keys()]
+        problems += [f"{path}.{k}: sent, not documented" for k in real.keys() - documented.keys()]
+        for key in documented.keys() & real.keys():
+            if key in EXACT_KEYS and documented[key] != real[key]:
+                problems.append(f"{path}.{key}: documented {documented[key]!r}, sent {real[key]!r}")
+            else:
+                problems += differences(documented[key], real[key], f"{path}.{key}")
+        return problems
+    if isinstance(documented, list) and isinstance(real, list):
+        if not documented or not real:
+            return [] if len(documented) == len(real) else [f"{path}: one list is empty"]
+        return differences(documented[0], real[0], f"{path}[0]")
+    if type(documented) is not type(real):
+        return [f"{path}: documented {type(documented).__name__}, sent {type(real).__name__}"]
+    return []
+
+
+@pytest.fixture
+async def served(node, remote, session) -> dict[str, Any]:
+    """The real documents, by example name."""
+    real: dict[str, Any] = {}
+    async with session.get(node.group_id, headers={"Accept": "application/activity+json"}) as r:
+        real["group-actor"] = await r.json(content_type=None)
+    async with session.get(f"{node.base}/.well-known/webfinger?resource=acct:group@{node.config.host}") as r:
+        real["webfinger"] = await r.json(content_type=None)
+    await remote.post(session, node.group_id + "/inbox", remote.activity("Follow", node.group_id))
+    await node.drain_inbox()
+    assert await run_cli("follows", "approve", "1", "--data", str(node.config.data_dir)) == 0
+    assert await run_cli("follow", remote.id, "--data", str(node.config.data_dir)) == 0
+    await node.run_deliveries()
+    for received in remote.received:
+        real[received["activity"]["type"].lower()] = received["activity"]
+    return real
+
+
+async def test_federation_md__examples_match_what_the_node_sends(served):
+    documented = examples()
+    missing = documented.keys() - served.keys()
+    assert not missing, f"no real document gathered for examples {missing}"
+    problems = {name: differences(example, served[name]) for name, example in documented.items()}
+    assert not any(problems.values()), problems
+
+
+def test_federation_md__shape_check_catches_a_drifted_example():
+    assert differences({"type": "Follow", "actor": "x"}, {"type": "Follow", "actor": "y"}) == []
+    assert differences({"type": "Follow"}, {"type": "Accept"})
+    assert differences({"a": 1}, {"a": 1, "b": 2}) == ["$.b: sent, not documented"]
+    assert differences({"a": {"b": "s"}}, {"a": {"b": 3}})
