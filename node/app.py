@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from node import db as database
-from node.activitypub import actors, discovery
+from node.activitypub import actors, discovery, objects
 from node.activitypub.delivery import DeliveryWorker
 from node.activitypub.documents import key_id
 from node.activitypub.fetch import HttpClient
@@ -123,6 +123,7 @@ def create_app(config: Config, *, run_workers: bool = True) -> web.Application:
     app.cleanup_ctx.extend([_database, _http, _workers(run_workers)])
     app.add_routes(discovery.routes)
     app.add_routes(actors.routes)
+    app.add_routes(objects.routes)
     app.router.add_post("/inbox", post_inbox)
     app.router.add_post("/actors/{username}/inbox", post_inbox)
     app.router.add_get("/", index)

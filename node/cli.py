@@ -21,6 +21,8 @@ from node.activitypub.fetch import FetchError, HttpClient
 from node.activitypub.outbox import answer_follow, send_follow
 from node.activitypub.remote_actors import ActorUnavailable, fetch_remote_actor, get_remote_actor
 from node.activitypub.webfinger_client import resolve_handle
+from node.commands import post as post_command
+from node.commands.deliveries import add_parser as add_deliveries_parser
 from node.config import Config, ConfigError
 from node.governance.membership import MembershipError, add_member, create_group
 from node.governance.siblings import sibling_states
@@ -324,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = msub.add_parser("list", help="list members")
     data_arg(q)
     q.set_defaults(run=cmd_member_list)
+    post_command.add_parser(sub, data_arg)
+    add_deliveries_parser(sub)
     return parser
 
 

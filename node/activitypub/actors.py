@@ -52,7 +52,7 @@ async def signed_fetcher(request: web.Request) -> SignatureCheck | None:
             from None
 
 
-async def _require_fetch_signature(request: web.Request) -> None:
+async def require_fetch_signature(request: web.Request) -> None:
     if request.app[CONFIG].authorized_fetch and await signed_fetcher(request) is None:
         raise web.HTTPUnauthorized(text=json.dumps({"error": "this node requires signed fetches"}),
                                    content_type="application/json")
@@ -75,7 +75,7 @@ async def get_actor(request: web.Request) -> web.Response:
     config, db = request.app[CONFIG], request.app[DB]
     uri = actor_id(config, actor.username)
     if wants_activity_json(request):
-        await _require_fetch_signature(request)
+        await require_fetch_signature(request)
         return as_response(actor_document(config, actor, _manually_approves(request, actor)))
     facts = {"Followers": str(await follows.count(db, followee=uri)),
              "Following": str(await follows.count(db, follower=uri))}
@@ -96,7 +96,7 @@ def _page_number(request: web.Request) -> int | None:
 
 async def _follow_collection(request: web.Request, which: str) -> web.Response:
     actor = await _actor(request)
-    await _require_fetch_signature(request)
+    await require_fetch_signature(request)
     config, db = request.app[CONFIG], request.app[DB]
     me = actor_id(config, actor.username)
     uri = f"{me}/{which}"
@@ -128,7 +128,7 @@ async def get_following(request: web.Request) -> web.Response:
 @routes.get("/actors/{username}/outbox")
 async def get_outbox(request: web.Request) -> web.Response:
     actor = await _actor(request)
-    await _require_fetch_signature(request)
+    await require_fetch_signature(request)
     config, db = request.app[CONFIG], request.app[DB]
     uri = f"{actor_id(config, actor.username)}/outbox"
     total = await outbox.count_public(db, actor.id)
@@ -148,7 +148,7 @@ async def get_outbox(request: web.Request) -> web.Response:
 
 @routes.get("/activities/{uuid}")
 async def get_activity(request: web.Request) -> web.Response:
-    await _require_fetch_signature(request)
+    await require_fetch_signature(request)
     config = request.app[CONFIG]
     found = await outbox.by_activity_id(request.app[DB], f"{config.base_url}/activities/{request.match_info['uuid']}")
     if found is None or not found[1]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from node.activitypub import outbox
+from node.activitypub import inbound_notes, outbox
 from node.activitypub.convert import ref
 from node.activitypub.documents import actor_id, local_username
 from node.activitypub.fetch import HttpClient
@@ -44,7 +44,8 @@ async def on_follow(ctx: InboxContext, activity: dict[str, Any], actor: str) -> 
     existing = await follows.get(ctx.db, actor, me)
     async with transaction(ctx.db):
         await follows.upsert(ctx.db, actor, me, activity["id"], "pending")
-    auto = local.kind == "Person" or ctx.config.public_follows == "auto"
+    # A Congregation following ours asks to be a sibling: trust before inclusion, so a person always decides.
+    auto = local.kind == "Person" or (ctx.config.public_follows == "auto" and follower.kind != "Group")
     if (existing is not None and existing.state == "accepted") or auto:
         row = await follows.get(ctx.db, actor, me)
         await outbox.answer_follow(ctx.db, ctx.config, local, row, follower.inbox, accept=True)
@@ -86,7 +87,9 @@ async def on_undo(ctx: InboxContext, activity: dict[str, Any], actor: str) -> st
     kind = obj.get("type") if isinstance(obj, dict) else None
     follow = await _our_follow(ctx, activity)
     if follow is None or follow.follower != actor:
-        return f"stored: Undo of {kind or 'an object'} we do not act on"
+        if kind in (None, "Like", "Announce"):
+            return await inbound_notes.on_undo_reaction(ctx, activity, actor)
+        return f"stored: Undo of {kind} we do not act on"
     async with transaction(ctx.db):
         await follows.delete(ctx.db, follow.id)
     return "unfollowed"
@@ -94,7 +97,7 @@ async def on_undo(ctx: InboxContext, activity: dict[str, Any], actor: str) -> st
 
 async def on_delete(ctx: InboxContext, activity: dict[str, Any], actor: str) -> str:
     if ref(activity.get("object")) != actor:
-        return "stored: Delete of an object"
+        return await inbound_notes.on_delete_object(ctx, activity, actor)
     async with transaction(ctx.db):
         await remote.tombstone_actor(ctx.db, actor)
         await follows.delete_involving(ctx.db, actor)
@@ -109,4 +112,8 @@ HANDLERS: dict[str, Handler] = {
     "Reject": on_reject,
     "Undo": on_undo,
     "Delete": on_delete,
+    "Create": inbound_notes.on_create,
+    "Update": inbound_notes.on_update,
+    "Announce": inbound_notes.on_announce,
+    "Like": inbound_notes.on_like,
 }

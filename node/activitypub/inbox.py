@@ -20,7 +20,7 @@ from node.activitypub.keys import KeyUnavailable
 from node.activitypub.ratelimit import retry_after_header
 from node.activitypub.signatures import SignatureError
 from node.activitypub.verify import check, pending_signature
-from node.appkeys import CONFIG, DB, INBOX_WRITER, KEYS, RATE_LIMIT
+from node.appkeys import CONFIG, DB, DELIVERY, INBOX_WRITER, KEYS, RATE_LIMIT
 from node.db import StorageUnavailable, is_unavailable, now_iso
 from node.store import inbox as inbox_store
 from node.store import local_actors
@@ -160,7 +160,10 @@ async def post_inbox(request: web.Request) -> web.Response:
             # A deleted actor's key is gone too (410); we hold nothing of theirs to remove.
             return web.Response(status=202)
         return refuse(401, exc.reason)
-    wait = request.app[RATE_LIMIT].take(convert.host_of(signer.key_owner))
+    sender_host = convert.host_of(signer.key_owner)
+    # A verified request proves the host is up: deliveries waiting for it need not wait out their backoff.
+    await request.app[DELIVERY].peer_seen_alive(sender_host)
+    wait = request.app[RATE_LIMIT].take(sender_host)
     if wait:
         return refuse(429, "too many requests from your host", **{"Retry-After": retry_after_header(wait)})
     try:

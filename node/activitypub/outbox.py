@@ -22,11 +22,11 @@ def new_activity_id(config: Config) -> str:
 
 
 async def publish(db: aiosqlite.Connection, actor: LocalActor, activity: dict[str, Any], inboxes: list[str],
-                  public: bool = False) -> None:
+                  public: bool = False, now: float | None = None) -> None:
     """Store the activity and one delivery row per inbox, atomically (call inside a transaction)."""
     body = json.dumps(activity, separators=(",", ":"))
     await outbox.insert(db, activity["id"], actor.id, activity["type"], body, public)
-    due = time.time()
+    due = time.time() if now is None else now
     for inbox in dict.fromkeys(inboxes):
         await deliveries.enqueue(db, activity["id"], actor.id, inbox, body, due)
 

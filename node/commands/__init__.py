@@ -1,0 +1,1 @@
+"""`congregation` subcommands that live in a file of their own."""

@@ -1,0 +1,79 @@
+"""Shared setup for the posts tests: nodes that serve posts, members, followers, signed GETs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from node.activitypub import objects
+from node.db import transaction
+from node.store import follows, local_actors
+from tests.fediverse import AS_JSON, FakeActor, InProcessNode, free_port, init_node, run_cli
+
+
+def _with_post_routes(node: InProcessNode) -> InProcessNode:
+    """Register objects.routes unless app.py already does (until the lead wires them)."""
+    if not any(r.canonical == "/posts/{uuid}" for r in node.app.router.resources()):
+        node.app.add_routes(objects.routes)
+    return node
+
+
+@pytest.fixture
+async def make_posting_node(tmp_path):
+    nodes: list[InProcessNode] = []
+
+    async def make(name: str = "alpha", **settings: Any) -> InProcessNode:
+        config = init_node(tmp_path / name, free_port(), name.title(), **{"public_follows": "auto", **settings})
+        node = await _with_post_routes(InProcessNode(config)).start()
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        await node.close()
+
+
+async def add_member(node: InProcessNode, handle: str = "ada"):
+    assert await run_cli("member", "add", handle, "--data", str(node.config.data_dir)) == 0
+    return await local_actors.by_username(node.db, handle)
+
+
+async def follow(node: InProcessNode, remote: FakeActor, session: aiohttp.ClientSession, target: str) -> None:
+    """`remote` follows `target` (the Group, auto-accepted, or a member); the Accept is sent."""
+    status, _ = await remote.post(session, node.base + "/inbox", remote.activity("Follow", target))
+    assert status == 202
+    await node.drain_inbox()
+    await deliver_all(node)
+    assert await node.count("follows", "follower = ? AND followee = ? AND state = 'accepted'", remote.id, target)
+
+
+async def node_follows(node: InProcessNode, follower: str, remote_id: str) -> None:
+    """Record that a local actor follows `remote_id` (its Accept already arrived)."""
+    async with transaction(node.db):
+        await follows.upsert(node.db, follower, remote_id, f"{follower}#follows/{remote_id}", "accepted")
+
+
+async def deliver_all(node: InProcessNode) -> int:
+    total = 0
+    while n := await node.run_deliveries():
+        total += n
+    return total
+
+
+def received(remote: FakeActor, kind: str | None = None) -> list[dict[str, Any]]:
+    return [r["activity"] for r in remote.received if kind is None or r["activity"].get("type") == kind]
+
+
+async def get_as(session: aiohttp.ClientSession, url: str, signer: FakeActor | None = None) -> tuple[int, Any]:
+    headers = {"Accept": AS_JSON}
+    if signer is not None:
+        headers.update(signer.signed_headers("GET", url, None))
+    async with session.get(url, headers=headers) as response:
+        text = await response.text()
+        try:
+            return response.status, json.loads(text)
+        except ValueError:
+            return response.status, text
