@@ -19,7 +19,18 @@ EXACT_KEYS = {"type", "@context", "rel"}
 def examples() -> dict[str, Any]:
     found = {name: json.loads(body) for name, body in EXAMPLE_RE.findall(FEDERATION_MD.read_text())}
     assert found, "FEDERATION.md has no examples"
-    return found
+    return {name: _expand(example, found) for name, example in found.items()}
+
+
+def _expand(value: Any, found: dict[str, Any]) -> Any:
+    """Replace {"$example": NAME} by that example, so a nested object is documented once."""
+    if isinstance(value, dict):
+        if set(value) == {"$example"}:
+            return _expand(found[value["$example"]], found)
+        return {k: _expand(v, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, found) for v in value]
+    return value
 
 
 def differences(documented: Any, real: Any, path: str = "$") -> list[str]:
@@ -55,8 +66,26 @@ async def served(node, remote, session) -> dict[str, Any]:
     assert await run_cli("follows", "approve", "1", "--data", str(node.config.data_dir)) == 0
     assert await run_cli("follow", remote.id, "--data", str(node.config.data_dir)) == 0
     await node.run_deliveries()
+    # A member, followed by the remote too, posts to the Group, edits and deletes it.
+    assert await run_cli("member", "add", "ada", "--data", str(node.config.data_dir)) == 0
+    await remote.post(session, node.base + "/inbox", remote.activity("Follow", f"{node.base}/actors/ada"))
+    await node.drain_inbox()
+    data = str(node.config.data_dir)
+    assert await run_cli("post", "--as", "ada", "--visibility", "public", "Soup on Friday", "--data", data) == 0
+    async with node.db.execute("SELECT id, uuid FROM posts") as cur:
+        post_id, uuid = await cur.fetchone()
+    async with session.get(f"{node.base}/posts/{uuid}", headers={"Accept": "application/activity+json"}) as r:
+        real["note"] = await r.json(content_type=None)
+    assert await run_cli("post", "--as", "ada", "--edit", str(post_id), "Soup on Saturday", "--data", data) == 0
+    assert await run_cli("post", "--as", "ada", "--delete", str(post_id), "--data", data) == 0
+    while await node.run_deliveries():
+        pass
     for received in remote.received:
-        real[received["activity"]["type"].lower()] = received["activity"]
+        activity = received["activity"]
+        name = activity["type"].lower()
+        if name == "announce":
+            name += "-id" if isinstance(activity["object"], str) else "-" + activity["object"]["type"].lower()
+        real.setdefault(name, activity)
     return real
 
 

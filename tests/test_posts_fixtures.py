@@ -8,17 +8,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from node.activitypub import objects
 from node.db import transaction
 from node.store import follows, local_actors
 from tests.fediverse import AS_JSON, FakeActor, InProcessNode, free_port, init_node, run_cli
-
-
-def _with_post_routes(node: InProcessNode) -> InProcessNode:
-    """Register objects.routes unless app.py already does (until the lead wires them)."""
-    if not any(r.canonical == "/posts/{uuid}" for r in node.app.router.resources()):
-        node.app.add_routes(objects.routes)
-    return node
 
 
 @pytest.fixture
@@ -27,7 +19,7 @@ async def make_posting_node(tmp_path):
 
     async def make(name: str = "alpha", **settings: Any) -> InProcessNode:
         config = init_node(tmp_path / name, free_port(), name.title(), **{"public_follows": "auto", **settings})
-        node = await _with_post_routes(InProcessNode(config)).start()
+        node = await InProcessNode(config).start()
         nodes.append(node)
         return node
 
