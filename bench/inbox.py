@@ -405,7 +405,7 @@ def run_node(label: str, data: Path, port: int, requests_file: Path, sender_file
                 fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(path.suffix, "raw")
                 profile = path.with_stem(f"{path.stem}-{data.name}")
                 spy = subprocess.Popen(["py-spy", "record", "--pid", str(node.pid), "--output", str(profile),
-                                        "--format", fmt, "--rate", "200", "--nonblocking", "--threads",
+                                        "--format", fmt, "--rate", "200", "--nonblocking", "--gil",
                                         "--duration", str(int(args.seconds) + 2)],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(0.5)  # let py-spy attach before the window opens
