@@ -191,6 +191,10 @@ class DeliveryWorker:
         if self._failing is not None:
             self._failing.discard(host)
 
+    def may_be_failing(self, host: str) -> bool:
+        """False when `host` is surely healthy: lets the inbox skip an await on its hot path."""
+        return self._failing is None or host.lower() in self._failing
+
     async def peer_seen_alive(self, host: str) -> None:
         """A verified signed request came from `host`: reset it if it was failing (no write otherwise)."""
         host = host.lower()

@@ -162,7 +162,9 @@ async def post_inbox(request: web.Request) -> web.Response:
         return refuse(401, exc.reason)
     sender_host = convert.host_of(signer.key_owner)
     # A verified request proves the host is up: deliveries waiting for it need not wait out their backoff.
-    await request.app[DELIVERY].peer_seen_alive(sender_host)
+    delivery = request.app[DELIVERY]
+    if delivery.may_be_failing(sender_host):
+        await delivery.peer_seen_alive(sender_host)
     wait = request.app[RATE_LIMIT].take(sender_host)
     if wait:
         return refuse(429, "too many requests from your host", **{"Retry-After": retry_after_header(wait)})
