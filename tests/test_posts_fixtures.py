@@ -10,22 +10,17 @@ import pytest
 
 from node.db import transaction
 from node.store import follows, local_actors
-from tests.fediverse import AS_JSON, FakeActor, InProcessNode, free_port, init_node, run_cli
+from tests.fediverse import AS_JSON, FakeActor, InProcessNode, run_cli
 
 
 @pytest.fixture
-async def make_posting_node(tmp_path):
-    nodes: list[InProcessNode] = []
+def make_posting_node(make_node):
+    """Nodes whose Group accepts follows at once, so tests can start from followers."""
 
     async def make(name: str = "alpha", **settings: Any) -> InProcessNode:
-        config = init_node(tmp_path / name, free_port(), name.title(), **{"public_follows": "auto", **settings})
-        node = await InProcessNode(config).start()
-        nodes.append(node)
-        return node
+        return await make_node(name, **{"public_follows": "auto", **settings})
 
-    yield make
-    for node in nodes:
-        await node.close()
+    return make
 
 
 async def add_member(node: InProcessNode, handle: str = "ada"):
