@@ -132,3 +132,20 @@ async def _group(node):
     from node.store import local_actors
 
     return await local_actors.group(node.db)
+
+
+async def test_post_page__browser_gets_html_for_public_only(make_posting_node, session):
+    node = await make_posting_node()
+    ada = await add_member(node)
+    public = await publish_post(node.db, node.config, ada, "Soup <b>on</b> Friday", "public")
+    secret = await publish_post(node.db, node.config, ada, "The key is under the mat", "members")
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    async with session.get(f"{node.base}/posts/{public.uuid}", headers=browser) as r:
+        assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")
+        page = await r.text()
+    assert "Soup &lt;b&gt;on&lt;/b&gt; Friday" in page and "<b>on</b>" not in page
+    async with session.get(f"{node.base}/posts/{secret.uuid}", headers=browser) as r:
+        assert r.status == 404 and "under the mat" not in await r.text()
+    await delete_post(node.db, node.config, ada, public.id)
+    async with session.get(f"{node.base}/posts/{public.uuid}", headers=browser) as r:
+        assert r.status == 410 and "Soup" not in await r.text()

@@ -7,12 +7,13 @@ import json
 from aiohttp import web
 
 from node.activitypub import notes
-from node.activitypub.actors import as_response, require_fetch_signature, signed_fetcher
+from node.activitypub.actors import as_response, require_fetch_signature, signed_fetcher, wants_activity_json
 from node.activitypub.documents import AS_JSON, actor_id, collection_page, local_username
 from node.appkeys import CONFIG, DB
 from node.store import local_actors, outbox
 from node.store import posts as posts_store
 from node.store.posts import Post
+from node.web.pages import post_page
 
 routes = web.RouteTableDef()
 
@@ -55,10 +56,27 @@ async def _note(request: web.Request, post: Post) -> dict:
 
 @routes.get("/posts/{uuid}")
 async def get_post(request: web.Request) -> web.Response:
+    if not wants_activity_json(request):
+        return await _post_html(request)
     post = await _visible_post(request)
     if post.deleted_at is not None:
         return _gone(request, post)
     return as_response(await _note(request, post))
+
+
+async def _post_html(request: web.Request) -> web.Response:
+    """The post's `url` is its id: a person following a link from Mastodon gets a page, not JSON."""
+    db, config = request.app[DB], request.app[CONFIG]
+    post = await posts_store.by_uuid(db, request.match_info["uuid"])
+    # Browsers carry no member signature: members-only posts are for the members' web UI, not this page.
+    if post is None or post.visibility != "public":
+        raise web.HTTPNotFound(text="no such post")
+    if post.deleted_at is not None:
+        raise web.HTTPGone(text="this post was deleted")
+    author = await local_actors.by_id(db, post.author_id)
+    html = post_page(author, actor_id(config, author.username), f"{config.base_url}/posts/{post.uuid}",
+                     post.content, post.published, post.updated)
+    return web.Response(text=html, content_type="text/html", headers={"Vary": "Accept"})
 
 
 @routes.get("/posts/{uuid}/activity")
