@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from node import db as database
+from node import web as web_ui
 from node.activitypub import actors, discovery, objects
 from node.activitypub.delivery import DeliveryWorker
 from node.activitypub.documents import key_id
@@ -20,7 +21,7 @@ from node.activitypub.keys import KeyResolver
 from node.activitypub.ratelimit import HostRateLimiter
 from node.activitypub.signatures import load_private_key, sign
 from node.activitypub.worker import InboxWorker
-from node.appkeys import CONFIG, DB, DELIVERY, HTTP, INBOX_WORKER, INBOX_WRITER, KEYS, RATE_LIMIT
+from node.appkeys import CONFIG, DB, DELIVERY, HTTP, INBOX_WORKER, INBOX_WRITER, KEYS, MEMBER, RATE_LIMIT
 from node.config import Config
 from node.store import local_actors
 
@@ -107,6 +108,9 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 
 
 async def index(request: web.Request) -> web.Response:
+    """Members land on their home timeline; everyone else on the Congregation's public page."""
+    if request.get(MEMBER) is not None:
+        raise web.HTTPFound("/home")
     group = await local_actors.group(request.app[DB])
     raise web.HTTPFound(f"/actors/{group.username}")
 
@@ -121,6 +125,7 @@ def create_app(config: Config, *, run_workers: bool = True) -> web.Application:
     app[CONFIG] = config
     app[RATE_LIMIT] = HostRateLimiter(config.inbox_rate_per_host, config.inbox_burst_per_host)
     app.cleanup_ctx.extend([_database, _http, _workers(run_workers)])
+    web_ui.setup(app)
     app.add_routes(discovery.routes)
     app.add_routes(actors.routes)
     app.add_routes(objects.routes)

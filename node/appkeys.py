@@ -20,3 +20,11 @@ INBOX_WRITER = web.AppKey("inbox_writer", "InboxWriter")
 INBOX_WORKER = web.AppKey("inbox_worker", "InboxWorker")
 DELIVERY = web.AppKey("delivery", "DeliveryWorker")
 RATE_LIMIT = web.AppKey("rate_limit", "HostRateLimiter")
+TEMPLATES = web.AppKey("templates", "jinja2.Environment")
+LOGIN_THROTTLE = web.AppKey("login_throttle", "LoginThrottle")
+
+# Per request: who is signed in (set by the web UI's session middleware for every request).
+MEMBER = web.RequestKey("member", "LocalActor | None")
+SESSION = web.RequestKey("session", "Session | None")
+SESSION_TOKEN = web.RequestKey("session_token", str)
+NEW_CSRF = web.RequestKey("new_csrf", str)

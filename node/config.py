@@ -54,6 +54,16 @@ class Config:
     delivery_per_host: int = 4
     # Whose posts to the Group are accepted and re-shared: "followers" (approved) or "members" only.
     group_accepts_from: str = "followers"
+    # Design for smallness: at soft_size members everyone is told it is time to think about splitting;
+    # at hard_size no new invitation is issued or accepted.
+    soft_size: int = 100
+    hard_size: int = 150
+    # Who may invite: "partners" (the microsolidarity default) or any "members".
+    who_invites: str = "partners"
+    # Partners who must endorse an invitation before it works; the inviting Partner is the first.
+    invitation_endorsements: int = 1
+    invitation_days: int = 14
+    session_days: int = 30
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -73,7 +83,7 @@ class Config:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("data_dir", "extra")}
 _CHOICES = {"public_follows": ("manual", "auto"), "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
-            "group_accepts_from": ("followers", "members")}
+            "group_accepts_from": ("followers", "members"), "who_invites": ("partners", "members")}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -134,6 +144,12 @@ def _validate(values: dict[str, Any]) -> None:
         )
     if not str(values.get("name", "")).strip():
         raise ConfigError("setting name: must not be empty")
+    if values.get("soft_size", 100) > values.get("hard_size", 150):
+        raise ConfigError(f"setting soft_size: must not exceed hard_size ({values.get('hard_size', 150)}),"
+                          f" got {values['soft_size']}")
+    for name in ("hard_size", "invitation_endorsements", "invitation_days", "session_days"):
+        if name in values and values[name] < 1:
+            raise ConfigError(f"setting {name}: must be at least 1, got {values[name]}")
     if values.get("listen_port", 0) > 65535:
         raise ConfigError(f"setting listen_port: must be at most 65535, got {values['listen_port']}")
 

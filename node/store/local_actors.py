@@ -70,3 +70,22 @@ async def count_members(db: aiosqlite.Connection) -> int:
 async def by_id(db: aiosqlite.Connection, actor_id: int) -> LocalActor | None:
     async with db.execute(_SELECT + " WHERE a.id = ?", (actor_id,)) as cur:
         return _actor(await cur.fetchone())
+
+
+async def set_tier(db: aiosqlite.Connection, actor_id: int, tier: str) -> None:
+    await db.execute("UPDATE members SET tier = ? WHERE actor_id = ?", (tier, actor_id))
+
+
+async def remove_member(db: aiosqlite.Connection, actor_id: int) -> None:
+    """The actor stays (its posts keep an author); it is no longer a member."""
+    await db.execute("DELETE FROM members WHERE actor_id = ?", (actor_id,))
+
+
+async def set_profile(db: aiosqlite.Connection, actor_id: int, display_name: str, summary: str) -> None:
+    await db.execute("UPDATE local_actors SET display_name = ?, summary = ? WHERE id = ?",
+                     (display_name, summary, actor_id))
+
+
+async def count_partners(db: aiosqlite.Connection) -> int:
+    async with db.execute("SELECT COUNT(*) FROM members WHERE tier = 'partner'") as cur:
+        return (await cur.fetchone())[0]

@@ -1,0 +1,149 @@
+"""Invitation-only joining: Partners invite, other Partners endorse, the invited person picks a handle.
+
+An invitation names the tier it grants, expires, is used once, can be revoked, and works only once
+`endorsements_needed` Partners (the inviter first) have endorsed it. The link's secret is never stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aiosqlite
+
+from node.config import Config
+from node.db import transaction
+from node.governance import accounts
+from node.governance.membership import (
+    TIERS,
+    MembershipError,
+    insert_member,
+    iso,
+    refuse_if_full,
+    size_status,
+)
+from node.store import accounts as accounts_store
+from node.store import invitations as store
+from node.store.invitations import Invitation
+from node.store.local_actors import LocalActor
+
+MAX_NOTE = 500
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str  # shown once, to the inviter; only its hash is kept
+
+
+def state(invitation: Invitation, now: datetime | None = None) -> str:
+    """used | revoked | expired | awaiting_endorsement | open"""
+    if invitation.used_at is not None:
+        return "used"
+    if invitation.revoked_at is not None:
+        return "revoked"
+    if invitation.expires_at <= iso(now or datetime.now(UTC)):
+        return "expired"
+    if len(invitation.endorsers) < invitation.endorsements_needed:
+        return "awaiting_endorsement"
+    return "open"
+
+
+def may_invite(config: Config, actor: LocalActor | None, tier: str = "friend") -> bool:
+    """Partners invite; Friends too when `who_invites = "members"`, but only ever as Friends."""
+    if actor is None or actor.tier is None:
+        return False
+    if actor.tier == "partner":
+        return True
+    return config.who_invites == "members" and tier == "friend"
+
+
+async def create(db: aiosqlite.Connection, config: Config, inviter: LocalActor | None, tier: str, note: str = "",
+                 now: datetime | None = None) -> IssuedInvitation:
+    """A new invitation; `inviter` None is the operator at the command line, whose word needs no endorsement."""
+    if tier not in TIERS:
+        raise MembershipError(f"tier must be one of {', '.join(TIERS)}, not {tier!r}")
+    if inviter is not None and not may_invite(config, inviter, tier):
+        raise MembershipError("only Partners can invite" if tier == "friend" or inviter.tier is None
+                              else "only Partners can invite Partners")
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise MembershipError(f"a note is at most {MAX_NOTE} characters")
+    token, hashed = accounts.new_token()
+    expires = iso((now or datetime.now(UTC)) + timedelta(days=config.invitation_days))
+    needed = 0 if inviter is None else config.invitation_endorsements
+    async with transaction(db):
+        refuse_if_full(await size_status(db, config))
+        invitation_id = await store.insert(db, hashed, tier, inviter.id if inviter else None, note, needed, expires)
+        if inviter is not None and inviter.tier == "partner":
+            await store.endorse(db, invitation_id, inviter.id)
+        return IssuedInvitation(await store.by_id(db, invitation_id), token)
+
+
+async def _get(db: aiosqlite.Connection, invitation_id: int) -> Invitation:
+    invitation = await store.by_id(db, invitation_id)
+    if invitation is None:
+        raise MembershipError(f"there is no invitation {invitation_id}")
+    return invitation
+
+
+async def endorse(db: aiosqlite.Connection, partner: LocalActor, invitation_id: int,
+                  now: datetime | None = None) -> Invitation:
+    if partner.tier != "partner":
+        raise MembershipError("only Partners can endorse invitations")
+    async with transaction(db):
+        invitation = await _get(db, invitation_id)
+        current = state(invitation, now)
+        if current not in ("awaiting_endorsement", "open"):
+            raise MembershipError(f"this invitation is {current.replace('_', ' ')}; it cannot be endorsed")
+        if partner.id in invitation.endorsers:
+            raise MembershipError("you have already endorsed this invitation")
+        await store.endorse(db, invitation.id, partner.id)
+        return await store.by_id(db, invitation.id)
+
+
+async def revoke(db: aiosqlite.Connection, actor: LocalActor | None, invitation_id: int,
+                 now: datetime | None = None) -> Invitation:
+    """Partners, and the member who made it, may revoke an invitation that has not been used."""
+    async with transaction(db):
+        invitation = await _get(db, invitation_id)
+        if actor is not None and actor.tier != "partner" and actor.id != invitation.inviter_id:
+            raise MembershipError("only Partners and the inviter can revoke an invitation")
+        current = state(invitation, now)
+        if current in ("used", "revoked"):
+            raise MembershipError(f"this invitation is already {current}")
+        await store.revoke(db, invitation.id, actor.id if actor else None)
+        return await store.by_id(db, invitation.id)
+
+
+async def lookup(db: aiosqlite.Connection, token: str, now: datetime | None = None) -> Invitation:
+    """The invitation behind a link, if it can be accepted now; else MembershipError saying why not."""
+    invitation = await store.by_token_hash(db, accounts.token_hash(token)) if token else None
+    if invitation is None:
+        raise MembershipError("this invitation link is not valid")
+    reasons = {
+        "used": "this invitation has already been used",
+        "revoked": "this invitation was withdrawn",
+        "expired": "this invitation has expired; ask for a new one",
+        "awaiting_endorsement": "this invitation is waiting for another Partner to endorse it; try again later",
+    }
+    current = state(invitation, now)
+    if current != "open":
+        raise MembershipError(reasons[current])
+    return invitation
+
+
+async def accept(db: aiosqlite.Connection, config: Config, token: str, handle: str, display_name: str,
+                 password: str, keypair: tuple[str, str], now: datetime | None = None) -> int:
+    """Use an invitation: choose a handle and a password, become a member of the invitation's tier."""
+    await lookup(db, token, now)
+    hashed = await accounts.hash_password(password)
+    async with transaction(db):
+        invitation = await lookup(db, token, now)  # again, inside the write lock: single use
+        refuse_if_full(await size_status(db, config))
+        member_id = await insert_member(db, handle, display_name, invitation.tier, *keypair,
+                                        by=invitation.inviter_id, reason=invitation.note)
+        if not await store.mark_used(db, invitation.id, member_id):
+            raise MembershipError("this invitation has already been used")
+        await accounts_store.set_password_hash(db, member_id, hashed)
+    return member_id

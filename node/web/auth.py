@@ -1,0 +1,201 @@
+"""Who is asking: cookie sessions, CSRF tokens, sign-in and sign-out, and the tier checks pages use."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from node.appkeys import CONFIG, DB, MEMBER, NEW_CSRF, SESSION, SESSION_TOKEN
+from node.db import transaction
+from node.governance import accounts
+from node.governance.membership import iso
+from node.store import accounts as accounts_store
+from node.store import local_actors
+from node.store.local_actors import LocalActor
+
+SESSION_COOKIE = "congregation_session"
+CSRF_COOKIE = "congregation_csrf"
+CSRF_FIELD = "csrf"
+TOUCH_EVERY = timedelta(hours=1)
+# Sign-in failures allowed per handle, and per client address, in LOGIN_WINDOW seconds.
+LOGIN_FAILURES_PER_HANDLE = 5
+LOGIN_FAILURES_PER_ADDRESS = 20
+LOGIN_WINDOW = 15 * 60
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _secure(request: web.Request) -> bool:
+    return request.app[CONFIG].base_url.startswith("https://")
+
+
+def set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str,
+               max_age: int | None = None) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Lax",
+                        secure=_secure(request))
+
+
+def member(request: web.Request) -> LocalActor | None:
+    """The signed-in member, or None."""
+    return request.get(MEMBER)
+
+
+def csrf_token(request: web.Request) -> str:
+    """The token forms on this page must carry: the session's, or a signed-out visitor's cookie."""
+    session = request.get(SESSION)
+    if session is not None:
+        return session.csrf
+    token = request.cookies.get(CSRF_COOKIE) or request.get(NEW_CSRF)
+    if not token:
+        token = request[NEW_CSRF] = secrets.token_urlsafe(24)
+    return token
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Load the session from its cookie; check CSRF on every form POST before the handler runs."""
+    request[MEMBER] = None
+    request[SESSION] = None
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await _load_session(request, token)
+    if request.method == "POST" and _is_form(request):
+        await _check_csrf(request)
+    response = await handler(request)
+    if request.get(NEW_CSRF) and not response.prepared:
+        set_cookie(request, response, CSRF_COOKIE, request[NEW_CSRF])
+    return response
+
+
+def _is_form(request: web.Request) -> bool:
+    return request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _load_session(request: web.Request, token: str) -> None:
+    db, config = request.app[DB], request.app[CONFIG]
+    session = await accounts_store.session(db, accounts.token_hash(token))
+    now = datetime.now(UTC)
+    if session is None or session.expires_at <= iso(now):
+        return
+    actor = await local_actors.by_id(db, session.actor_id)
+    if actor is None or actor.tier is None:
+        return
+    request[MEMBER], request[SESSION], request[SESSION_TOKEN] = actor, session, token
+    if session.seen_at <= iso(now - TOUCH_EVERY):
+        async with transaction(db):
+            await accounts_store.touch_session(db, session.token_hash, iso(now + timedelta(days=config.session_days)))
+
+
+async def _check_csrf(request: web.Request) -> None:
+    origin = request.headers.get("Origin")
+    base = urlsplit(request.app[CONFIG].base_url)
+    if origin and origin != "null" and urlsplit(origin)[:2] != base[:2]:
+        raise web.HTTPForbidden(text="this form was sent from another site")
+    form = await request.post()
+    sent = form.get(CSRF_FIELD)
+    session = request.get(SESSION)
+    expected = session.csrf if session is not None else request.cookies.get(CSRF_COOKIE)
+    if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
+        raise web.HTTPForbidden(text="this form has expired or was not sent from this site; go back, reload the"
+                                     " page and try again")
+
+
+def require_member(handler: Handler) -> Handler:
+    """Signed-out visitors are sent to sign in, and brought back afterwards."""
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        if member(request) is None:
+            if request.method == "GET":
+                raise web.HTTPSeeOther(f"/login?next={request.rel_url.path_qs}")
+            raise web.HTTPForbidden(text="sign in first")
+        return await handler(request)
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+def require_partner(handler: Handler) -> Handler:
+    """Pages for Partners, who hold the whole: Friends get 403."""
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        me = member(request)
+        if me is None:
+            if request.method == "GET":
+                raise web.HTTPSeeOther(f"/login?next={request.rel_url.path_qs}")
+            raise web.HTTPForbidden(text="sign in first")
+        if me.tier != "partner":
+            raise web.HTTPForbidden(text="this page is for Partners")
+        return await handler(request)
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+class LoginThrottle:
+    """Failed sign-ins per handle and per address in a sliding window; kept in memory, like Mastodon's Rack::Attack."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._failures: dict[str, deque[float]] = {}
+        self._clock = clock
+
+    def _recent(self, key: str) -> deque[float]:
+        now = self._clock()
+        window = self._failures.setdefault(key, deque())
+        while window and window[0] <= now - LOGIN_WINDOW:
+            window.popleft()
+        return window
+
+    def retry_after(self, handle: str, address: str) -> int:
+        """Seconds until a sign-in may be tried again; 0 when it may be now."""
+        waits = []
+        for key, limit in ((f"h:{handle}", LOGIN_FAILURES_PER_HANDLE), (f"a:{address}", LOGIN_FAILURES_PER_ADDRESS)):
+            window = self._recent(key)
+            if len(window) >= limit:
+                waits.append(int(window[0] + LOGIN_WINDOW - self._clock()) + 1)
+        return max(waits, default=0)
+
+    def failed(self, handle: str, address: str) -> None:
+        now = self._clock()
+        for key in (f"h:{handle}", f"a:{address}"):
+            self._recent(key).append(now)
+        if len(self._failures) > 10_000:  # forget idle keys rather than grow without bound
+            for key in [k for k, v in self._failures.items() if not v]:
+                del self._failures[key]
+
+    def succeeded(self, handle: str) -> None:
+        self._failures.pop(f"h:{handle}", None)
+
+
+async def start_session(request: web.Request, response: web.StreamResponse, actor: LocalActor) -> None:
+    db, config = request.app[DB], request.app[CONFIG]
+    token, hashed = accounts.new_token()
+    expires = datetime.now(UTC) + timedelta(days=config.session_days)
+    async with transaction(db):
+        await accounts_store.insert_session(db, hashed, actor.id, secrets.token_urlsafe(24), iso(expires))
+        await accounts_store.delete_expired_sessions(db, iso(datetime.now(UTC)))
+    set_cookie(request, response, SESSION_COOKIE, token, max_age=config.session_days * 86400)
+
+
+async def end_session(request: web.Request, response: web.StreamResponse) -> None:
+    token = request.get(SESSION_TOKEN)
+    if token:
+        async with transaction(request.app[DB]):
+            await accounts_store.delete_session(request.app[DB], accounts.token_hash(token))
+    response.del_cookie(SESSION_COOKIE, path="/")
+
+
+def redirect(location: str) -> web.Response:
+    """303 See Other: after a form POST the browser GETs the next page (Post/Redirect/Get)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: `next=//evil.example` must not become an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/home"
+    return target
