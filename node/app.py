@@ -11,7 +11,7 @@ from aiohttp import web
 
 from node import db as database
 from node import web as web_ui
-from node.activitypub import actors, discovery, objects
+from node.activitypub import actors, decisions, discovery, objects
 from node.activitypub.delivery import DeliveryWorker
 from node.activitypub.documents import key_id
 from node.activitypub.fetch import HttpClient
@@ -21,8 +21,9 @@ from node.activitypub.keys import KeyResolver
 from node.activitypub.ratelimit import HostRateLimiter
 from node.activitypub.signatures import load_private_key, sign
 from node.activitypub.worker import InboxWorker
-from node.appkeys import CONFIG, DB, DELIVERY, HTTP, INBOX_WORKER, INBOX_WRITER, KEYS, MEMBER, RATE_LIMIT
+from node.appkeys import CONFIG, DB, DECISIONS, DELIVERY, HTTP, INBOX_WORKER, INBOX_WRITER, KEYS, MEMBER, RATE_LIMIT
 from node.config import Config
+from node.decisions import DecisionClock
 from node.store import local_actors
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ async def _http(app: web.Application) -> AsyncIterator[None]:
     app[KEYS] = KeyResolver(app[DB], client, config.key_refetch_seconds)
     app[INBOX_WORKER] = InboxWorker(InboxContext(app[DB], config, client, app[KEYS]))
     app[DELIVERY] = DeliveryWorker(app[DB], config, client)
+    app[DECISIONS] = DecisionClock(app[DB], config, client)
     yield
     await client.close()
 
@@ -79,6 +81,7 @@ def _workers(run: bool):
             if app[CONFIG].process_inbox:
                 tasks.append(asyncio.create_task(inbox_worker.run_forever(), name="inbox-worker"))
             tasks.append(asyncio.create_task(app[DELIVERY].run_forever(), name="delivery-worker"))
+            tasks.append(asyncio.create_task(app[DECISIONS].run_forever(), name="decision-clock"))
 
             async def wake_on_commit() -> None:
                 committed = app[INBOX_WRITER].committed
@@ -129,6 +132,7 @@ def create_app(config: Config, *, run_workers: bool = True) -> web.Application:
     app.add_routes(discovery.routes)
     app.add_routes(actors.routes)
     app.add_routes(objects.routes)
+    app.add_routes(decisions.routes)
     app.router.add_post("/inbox", post_inbox)
     app.router.add_post("/actors/{username}/inbox", post_inbox)
     app.router.add_get("/", index)

@@ -20,6 +20,7 @@ INBOX_WRITER = web.AppKey("inbox_writer", "InboxWriter")
 INBOX_WORKER = web.AppKey("inbox_worker", "InboxWorker")
 DELIVERY = web.AppKey("delivery", "DeliveryWorker")
 RATE_LIMIT = web.AppKey("rate_limit", "HostRateLimiter")
+DECISIONS = web.AppKey("decisions", "DecisionClock")
 TEMPLATES = web.AppKey("templates", "jinja2.Environment")
 LOGIN_THROTTLE = web.AppKey("login_throttle", "LoginThrottle")
 

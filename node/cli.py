@@ -12,19 +12,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from node import __version__
+from node import __version__, follows_service
 from node import config as configuration
 from node import db as database
 from node.activitypub import signatures
 from node.activitypub.documents import actor_id
-from node.activitypub.fetch import FetchError, HttpClient
-from node.activitypub.outbox import answer_follow, send_follow
-from node.activitypub.remote_actors import ActorUnavailable, fetch_remote_actor, get_remote_actor
-from node.activitypub.webfinger_client import resolve_handle
+from node.activitypub.fetch import HttpClient
+from node.commands import demo as demo_command
+from node.commands import members as members_command
 from node.commands import post as post_command
+from node.commands import propose as propose_command
+from node.commands import verify_decisions as verify_decisions_command
+from node.commands import vote as vote_command
 from node.commands.deliveries import add_parser as add_deliveries_parser
 from node.config import Config, ConfigError
-from node.governance.membership import MembershipError, add_member, create_group
+from node.governance.membership import MembershipError, create_group
 from node.governance.siblings import sibling_states
 from node.store import follows, local_actors
 
@@ -154,14 +156,13 @@ async def cmd_follows_list(args: argparse.Namespace) -> int:
 
 async def _answer(args: argparse.Namespace, accept: bool) -> int:
     async def work(config, db, group) -> int:
-        me = actor_id(config, group.username)
-        row = await follows.by_id(db, args.id)
-        if row is None or row.followee != me:
-            raise CliError(f"no follow request {args.id} for {me} (see `congregation follows list`)")
-        if row.state == ("accepted" if accept else "rejected"):
-            raise CliError(f"follow request {args.id} is already {row.state}")
-        follower = await _remote_or_fail(config, db, group, row.follower)
-        await answer_follow(db, config, group, row, follower.inbox, accept)
+        client = _client(config, group)
+        try:
+            row = await follows_service.answer_request(db, config, group, client, args.id, accept)
+        except follows_service.FollowError as exc:
+            raise CliError(f"{exc} (see `congregation follows list`)") from None
+        finally:
+            await client.close()
         print(f"{'Approved' if accept else 'Rejected'} {row.follower}; "
               f"the {'Accept' if accept else 'Reject'} is queued for delivery.")
         return 0
@@ -176,45 +177,21 @@ async def cmd_follows_reject(args: argparse.Namespace) -> int:
     return await _answer(args, False)
 
 
-async def _remote_or_fail(config, db, group, uri: str):
-    client = _client(config, group)
-    try:
-        return await get_remote_actor(db, client, uri)
-    except ActorUnavailable as exc:
-        raise CliError(f"cannot reach {uri}: {exc}") from None
-    finally:
-        await client.close()
-
-
 # --- follow -----------------------------------------------------------------------------------------------
 
 async def cmd_follow(args: argparse.Namespace) -> int:
     async def work(config, db, group) -> int:
-        target = args.target.strip()
         client = _client(config, group)
         try:
-            if target.startswith(("http://", "https://")):
-                uri = target
-            elif target.count("@") in (1, 2) and not target.startswith(("http:", "https:")):
-                uri = await resolve_handle(client, target, allow_http=config.allow_private_addresses)
-            else:
-                raise CliError(f"{target!r} is neither an actor URL nor a handle like @name@host")
-            if uri == actor_id(config, group.username):
-                raise CliError("the Congregation cannot follow itself")
-            try:
-                actor = await fetch_remote_actor(db, client, uri)
-            except ActorUnavailable as exc:
-                raise CliError(f"cannot follow {target}: {exc}") from None
-        except FetchError as exc:
-            raise CliError(f"cannot follow {target}: {exc.reason}") from None
+            result = await follows_service.follow(db, config, group, client, args.target)
+        except follows_service.FollowError as exc:
+            raise CliError(str(exc)) from None
         finally:
             await client.close()
-        existing = await follows.get(db, actor_id(config, group.username), actor.uri)
-        if existing is not None and existing.state == "accepted":
-            print(f"Already following {actor.uri}.")
-            return 0
-        await send_follow(db, config, group, actor.uri, actor.inbox)
-        print(f"Follow request to {actor.uri} queued; it is pending until they accept.")
+        if result.already:
+            print(f"Already following {result.actor.uri}.")
+        else:
+            print(f"Follow request to {result.actor.uri} queued; it is pending until they accept.")
         return 0
     return await _with_node(args, work)
 
@@ -228,25 +205,6 @@ async def cmd_siblings(args: argparse.Namespace) -> int:
             print("No sibling Congregations yet. Meet one with `congregation follow @group@their.host`.")
         for entry in states:
             print(f"{entry.state.split(':')[0]}\t{entry.uri}\t{entry.name or ''}\t{entry.state}")
-        return 0
-    return await _with_node(args, work)
-
-
-# --- members ----------------------------------------------------------------------------------------------
-
-async def cmd_member_add(args: argparse.Namespace) -> int:
-    async def work(config, db, group) -> int:
-        await add_member(db, args.handle, args.display_name or args.handle, args.tier, *_keypair())
-        print(f"Added {args.tier} @{args.handle.lower()}@{config.host} "
-              f"({actor_id(config, args.handle.lower())})")
-        return 0
-    return await _with_node(args, work)
-
-
-async def cmd_member_list(args: argparse.Namespace) -> int:
-    async def work(config, db, group) -> int:
-        for member in await local_actors.members(db):
-            print(f"{member.username}\t{member.tier}\t{member.display_name}")
         return 0
     return await _with_node(args, work)
 
@@ -315,19 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     data_arg(p)
     p.set_defaults(run=cmd_siblings)
 
-    p = sub.add_parser("member", help="members")
-    msub = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
-    q = msub.add_parser("add", help="add a member")
-    q.add_argument("handle")
-    q.add_argument("--tier", choices=("friend", "partner"), default="friend")
-    q.add_argument("--name", dest="display_name", default=None)
-    data_arg(q)
-    q.set_defaults(run=cmd_member_add)
-    q = msub.add_parser("list", help="list members")
-    data_arg(q)
-    q.set_defaults(run=cmd_member_list)
+    members_command.add_parser(sub, data_arg, _Parser)
     post_command.add_parser(sub, data_arg)
     add_deliveries_parser(sub)
+    demo_command.add_parser(sub)
+    propose_command.add_parsers(sub, data_arg)
+    vote_command.add_parser(sub, data_arg)
+    verify_decisions_command.add_parser(sub)
     return parser
 
 
@@ -337,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "sync", False):
             return args.run(args)
         return asyncio.run(args.run(args))
-    except (CliError, ConfigError, MembershipError) as exc:
+    except (CliError, ConfigError, MembershipError, verify_decisions_command.VerifyError) as exc:
         print(f"congregation: {exc}", file=sys.stderr)
         return 1
     except database.StorageUnavailable as exc:

@@ -49,6 +49,26 @@ def _lock(db: aiosqlite.Connection) -> asyncio.Lock:
     return lock
 
 
+# SQLite answers BEGIN IMMEDIATE with "database is locked" at once, ignoring busy_timeout, when a read on this
+# connection still holds a snapshot older than another connection's commit. That read belongs to another
+# coroutine and ends within milliseconds: wait for it, briefly, rather than fail the request.
+BEGIN_RETRY_DELAYS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+async def _begin_immediate(db: aiosqlite.Connection) -> None:
+    for delay in (*BEGIN_RETRY_DELAYS, None):
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "database is locked" in str(exc) and delay is not None:
+                await asyncio.sleep(delay)
+                continue
+            if is_unavailable(exc):
+                raise StorageUnavailable(str(exc)) from exc
+            raise
+
+
 @contextlib.asynccontextmanager
 async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
     """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error.
@@ -57,12 +77,7 @@ async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Conne
     this transaction. Every write goes through here; a storage failure becomes StorageUnavailable.
     """
     async with _lock(db):
-        try:
-            await db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if is_unavailable(exc):
-                raise StorageUnavailable(str(exc)) from exc
-            raise
+        await _begin_immediate(db)
         try:
             yield db
             await db.commit()

@@ -4,6 +4,7 @@ import aiohttp
 import pytest
 
 from tests.fediverse import FakeActor, InProcessNode, free_port, init_node
+from tests.webclient import Visitor
 
 
 @pytest.fixture
@@ -50,3 +51,49 @@ async def make_remote():
 @pytest.fixture
 async def remote(make_remote):
     return await make_remote()
+
+
+@pytest.fixture
+async def browser():
+    """A headless Chromium (Debian's) under Playwright; each test opens its own contexts (one per person)."""
+    from playwright.async_api import async_playwright
+
+    from tests.browser import CHROMIUM_ARGS, chromium_path
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+@pytest.fixture
+async def browsers():
+    """`browsers(node)`: a new Visitor with a cookie jar of its own; all closed when the test ends."""
+    made: list[Visitor] = []
+
+    def make(node) -> Visitor:
+        made.append(Visitor(node))
+        return made[-1]
+
+    yield make
+    for visitor in made:
+        await visitor.close()
+
+
+@pytest.fixture
+async def signed_in(node):
+    """`await signed_in(handle, tier)`: a member of `node`, signed in, in a browser of their own."""
+    from tests.webclient import make_member
+
+    made: list[Visitor] = []
+
+    async def make(handle: str, tier: str = "friend") -> Visitor:
+        await make_member(node, handle, tier)
+        visitor = Visitor(node)
+        made.append(visitor)
+        status, _ = await visitor.sign_in(handle)
+        assert status == 200
+        return visitor
+
+    yield make
+    for visitor in made:
+        await visitor.close()

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from node import config as configuration
 from node.activitypub import signatures
 from node.app import create_app
-from node.appkeys import DB, DELIVERY, INBOX_WORKER
+from node.appkeys import DB, DECISIONS, DELIVERY, INBOX_WORKER
 from node.cli import main as cli_main
 
 AS_JSON = "application/activity+json"
@@ -103,6 +103,10 @@ class InProcessNode:
 
     async def run_deliveries(self) -> int:
         return await self.app[DELIVERY].run_once()
+
+    async def close_proposals(self) -> list:
+        """Step the decision clock once: close what is due, enact what passed."""
+        return await self.app[DECISIONS].run_once()
 
     async def count(self, table: str, where: str = "1", *args: Any) -> int:
         async with self.db.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args) as cur:

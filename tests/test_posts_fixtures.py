@@ -64,3 +64,26 @@ async def get_as(session: aiohttp.ClientSession, url: str, signer: FakeActor | N
             return response.status, json.loads(text)
         except ValueError:
             return response.status, text
+
+
+async def exchange(*nodes: InProcessNode) -> None:
+    """Deliver and process until nothing moves between the nodes."""
+    for _ in range(5):
+        moved = 0
+        for node in nodes:
+            moved += await deliver_all(node)
+            moved += await node.drain_inbox()
+        if not moved:
+            return
+
+
+async def become_siblings(a: InProcessNode, b: InProcessNode) -> None:
+    """Each Group follows the other, and each side approves, as the operators would with the CLI."""
+    for follower, followee in ((a, b), (b, a)):
+        assert await run_cli("follow", followee.group_id, "--data", str(follower.config.data_dir)) == 0
+        await exchange(a, b)
+        async with followee.db.execute("SELECT id FROM follows WHERE follower = ? AND state = 'pending'",
+                                       (follower.group_id,)) as cur:
+            (request,) = await cur.fetchone()
+        assert await run_cli("follows", "approve", str(request), "--data", str(followee.config.data_dir)) == 0
+        await exchange(a, b)

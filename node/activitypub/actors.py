@@ -17,9 +17,9 @@ from node.activitypub.keys import KeyUnavailable
 from node.activitypub.signatures import SignatureError
 from node.activitypub.verify import SignatureCheck, check, pending_signature
 from node.appkeys import CONFIG, DB, KEYS
-from node.store import follows, local_actors, outbox
+from node.store import accounts, follows, local_actors, outbox
 from node.store.local_actors import LocalActor
-from node.web.pages import actor_page
+from node.web import public
 
 routes = web.RouteTableDef()
 AS_MEDIA = ("application/activity+json", "application/ld+json")
@@ -73,16 +73,11 @@ def _manually_approves(request: web.Request, actor: LocalActor) -> bool:
 async def get_actor(request: web.Request) -> web.Response:
     actor = await _actor(request)
     config, db = request.app[CONFIG], request.app[DB]
-    uri = actor_id(config, actor.username)
     if wants_activity_json(request):
         await require_fetch_signature(request)
-        return as_response(actor_document(config, actor, _manually_approves(request, actor)))
-    facts = {"Followers": str(await follows.count(db, followee=uri)),
-             "Following": str(await follows.count(db, follower=uri))}
-    if actor.kind == "Group":
-        facts["Members"] = str(await local_actors.count_members(db))
-    html = actor_page(config, actor, uri, facts)
-    return web.Response(text=html, content_type="text/html", headers={"Vary": "Accept"})
+        icon = await accounts.avatar_media_type(db, actor.id) if actor.kind == "Person" else None
+        return as_response(actor_document(config, actor, _manually_approves(request, actor), icon))
+    return await public.actor_page(request, actor)
 
 
 def _page_number(request: web.Request) -> int | None:

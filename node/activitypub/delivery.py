@@ -228,7 +228,8 @@ class DeliveryWorker:
                     if soonest is not None:
                         timeout = max(0.05, min(1.0, soonest - self.clock.now()))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self.wake.wait()
         finally:
             for task in tasks:
                 task.cancel()

@@ -84,7 +84,9 @@ async def nodeinfo(request: web.Request) -> web.Response:
         "usage": {"users": {"total": members, "activeMonth": members, "activeHalfyear": members},
                   "localPosts": posts},
         "metadata": {"nodeName": config.name, "nodeDescription": config.summary,
-                     "congregation": {"members": members, "group": actor_id(config, config.group_handle)}},
+                     "congregation": {"members": members, "group": actor_id(config, config.group_handle),
+                                      "softSize": config.soft_size, "hardSize": config.hard_size,
+                                      "timeToSplit": members >= config.soft_size}},
     }
     profile = f'application/json; profile="{NODEINFO_21}#"'
     return web.Response(body=json.dumps(document).encode(), headers={**CORS, "Content-Type": profile})

@@ -44,8 +44,9 @@ def local_username(config: Config, uri: str) -> str | None:
     return None
 
 
-def actor_document(config: Config, actor: LocalActor, manually_approves: bool) -> dict[str, Any]:
-    """The Group or Person document, served at exactly its id."""
+def actor_document(config: Config, actor: LocalActor, manually_approves: bool,
+                   avatar_media_type: str | None = None) -> dict[str, Any]:
+    """The Group or Person document, served at exactly its id; a Person with an avatar has an icon."""
     uri = actor_id(config, actor.username)
     document: dict[str, Any] = {
         "@context": ACTOR_CONTEXT,
@@ -66,6 +67,8 @@ def actor_document(config: Config, actor: LocalActor, manually_approves: bool) -
         "published": actor.created_at[:19] + "Z",
         "publicKey": {"id": key_id(config, actor.username), "owner": uri, "publicKeyPem": actor.public_key_pem},
     }
+    if actor.kind == "Person" and avatar_media_type:
+        document["icon"] = {"type": "Image", "mediaType": avatar_media_type, "url": f"{uri}/avatar"}
     if actor.kind == "Group":
         # Lemmy reads attributedTo as the moderators collection; members may post (FEP-1b12).
         document["postingRestrictedToMods"] = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from node.activitypub import fanout
+from node.activitypub import fanout, questions
 from node.activitypub.convert import BadDocument, is_http_url, origin, ref, types_of
 from node.activitypub.documents import actor_id, local_username
 from node.activitypub.fetch import FetchError
@@ -73,6 +73,9 @@ async def on_create(ctx: InboxContext, activity: dict[str, Any], actor: str) -> 
             obj = await Budget(ctx).fetch(obj)
     except Dropped as exc:
         return f"dropped: {exc}"
+    vote = questions.parse_vote(ctx.config, obj)
+    if vote is not None:
+        return await questions.on_vote(ctx.db, ctx.config, activity, vote, actor)
     if not _is_note(obj):
         return "stored: Create of an object we do not keep"
     try:
@@ -112,7 +115,8 @@ async def on_update(ctx: InboxContext, activity: dict[str, Any], actor: str) -> 
         return "ignored: Update of an object we do not hold"
     if held.author != actor or note.author != actor:
         return "ignored: only its author may update an object"
-    if (held.content, held.name, held.updated) == (note.content, note.name, note.updated):
+    # A poll's counts change without its `updated` changing (Mastodon's Update(Question)).
+    if held.type != "Question" and (held.content, held.name, held.updated) == (note.content, note.name, note.updated):
         return "unchanged"
     group, reshare = await _reshared_by_group(ctx, held)
     async with transaction(ctx.db):

@@ -13,7 +13,8 @@ from node.db import now_iso
 from node.store.posts import Post
 from node.store.remote_objects import RemoteObject
 
-NOTE_TYPES = ("Note", "Article", "Page")
+# Questions are polls (ours are proposals): kept like notes, their options and counts read from the document.
+NOTE_TYPES = ("Note", "Article", "Page", "Question")
 PUBLIC_FORMS = {PUBLIC, "as:Public", "Public"}
 ADDRESS_FIELDS = ("to", "cc", "bto", "bcc", "audience")
 

@@ -9,11 +9,11 @@ from aiohttp import web
 from node.activitypub import notes
 from node.activitypub.actors import as_response, require_fetch_signature, signed_fetcher, wants_activity_json
 from node.activitypub.documents import AS_JSON, actor_id, collection_page, local_username
-from node.appkeys import CONFIG, DB
+from node.appkeys import CONFIG, DB, MEMBER
 from node.store import local_actors, outbox
 from node.store import posts as posts_store
 from node.store.posts import Post
-from node.web.pages import post_page
+from node.web import public
 
 routes = web.RouteTableDef()
 
@@ -66,17 +66,14 @@ async def get_post(request: web.Request) -> web.Response:
 
 async def _post_html(request: web.Request) -> web.Response:
     """The post's `url` is its id: a person following a link from Mastodon gets a page, not JSON."""
-    db, config = request.app[DB], request.app[CONFIG]
-    post = await posts_store.by_uuid(db, request.match_info["uuid"])
-    # Browsers carry no member signature: members-only posts are for the members' web UI, not this page.
-    if post is None or post.visibility != "public":
+    post = await posts_store.by_uuid(request.app[DB], request.match_info["uuid"])
+    # Browsers carry no member signature: a members-only post is shown to a member signed in here, and is no
+    # more than "not found" to anyone else, deleted or not.
+    if post is None or (post.visibility != "public" and request.get(MEMBER) is None):
         raise web.HTTPNotFound(text="no such post")
     if post.deleted_at is not None:
         raise web.HTTPGone(text="this post was deleted")
-    author = await local_actors.by_id(db, post.author_id)
-    html = post_page(author, actor_id(config, author.username), f"{config.base_url}/posts/{post.uuid}",
-                     post.content, post.published, post.updated)
-    return web.Response(text=html, content_type="text/html", headers={"Vary": "Accept"})
+    return await public.post_page(request, post)
 
 
 @routes.get("/posts/{uuid}/activity")

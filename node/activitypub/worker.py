@@ -70,4 +70,5 @@ class InboxWorker:
                 continue
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self.wake.wait()

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from node.db import transaction
-from node.governance.membership import MembershipError, iso
+from node.governance.membership import MembershipError, NotAllowed, NotFound, Unusable, iso
 from node.store import accounts, local_actors
 from node.store.local_actors import LocalActor
 
@@ -25,6 +25,7 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 def token_hash(token: str) -> str:
+    """What is stored instead of a link's or a cookie's secret."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -35,6 +36,7 @@ def new_token() -> tuple[str, str]:
 
 
 def check_password(password: str) -> str:
+    """The password if it is long enough and not absurdly long; else MembershipError."""
     if len(password) < MIN_PASSWORD:
         raise MembershipError(f"a password needs at least {MIN_PASSWORD} characters")
     if len(password) > MAX_PASSWORD:
@@ -45,6 +47,7 @@ def check_password(password: str) -> str:
 
 
 async def hash_password(password: str) -> str:
+    """argon2id, off the event loop."""
     return await asyncio.to_thread(_hasher.hash, check_password(password))
 
 
@@ -75,6 +78,7 @@ async def set_password(db: aiosqlite.Connection, actor_id: int, password: str, k
 
 async def change_password(db: aiosqlite.Connection, actor: LocalActor, current: str, new: str,
                           keep_session: str | None = None) -> None:
+    """A member changes their own password, proving they know the current one."""
     hashed = await accounts.password_hash(db, actor.id)
     if hashed is None or not await _verify(hashed, current[:MAX_PASSWORD]):
         raise MembershipError("the current password is not right")
@@ -87,9 +91,9 @@ async def issue_reset(db: aiosqlite.Connection, member: LocalActor, issuer: Loca
                       now: datetime | None = None) -> str:
     """A single-use link token for `member` to set a new password; Partners (or the operator) issue them."""
     if issuer is not None and issuer.tier != "partner":
-        raise MembershipError("only Partners can issue password-reset links")
+        raise NotAllowed("only Partners can issue password-reset links")
     if member.tier is None:
-        raise MembershipError(f"@{member.username} is not a member")
+        raise NotFound(f"@{member.username} is not a member")
     token, hashed = new_token()
     expires = (now or datetime.now(UTC)) + timedelta(hours=RESET_HOURS)
     async with transaction(db):
@@ -99,26 +103,27 @@ async def issue_reset(db: aiosqlite.Connection, member: LocalActor, issuer: Loca
 
 async def reset_target(db: aiosqlite.Connection, token: str, now: datetime | None = None) -> LocalActor:
     """The member a reset link is for, or MembershipError saying why the link does not work."""
-    reset = await accounts.reset(db, token_hash(token))
+    reset = await accounts.reset(db, token_hash(token)) if token else None
     if reset is None:
-        raise MembershipError("this password-reset link is not valid")
+        raise Unusable("this password-reset link is not valid", "unknown")
     if reset.used_at is not None:
-        raise MembershipError("this password-reset link was already used")
+        raise Unusable("this password-reset link was already used", "used")
     if reset.expires_at <= iso(now or datetime.now(UTC)):
-        raise MembershipError("this password-reset link has expired; ask a Partner for a new one")
+        raise Unusable("this password-reset link has expired; ask a Partner for a new one", "expired")
     member = await local_actors.by_id(db, reset.actor_id)
     if member is None or member.tier is None:
-        raise MembershipError("this password-reset link is for someone who is no longer a member")
+        raise Unusable("this password-reset link is for someone who is no longer a member", "departed")
     return member
 
 
 async def use_reset(db: aiosqlite.Connection, token: str, password: str, now: datetime | None = None) -> LocalActor:
+    """Set a new password through a reset link; the link is spent and every session of that member ends."""
     member = await reset_target(db, token, now)
     hashed = await hash_password(password)
     async with transaction(db):
         again = await accounts.reset(db, token_hash(token))
         if again is None or again.used_at is not None:
-            raise MembershipError("this password-reset link was already used")
+            raise Unusable("this password-reset link was already used", "used")
         await accounts.mark_reset_used(db, token_hash(token))
         await accounts.set_password_hash(db, member.id, hashed)
         await accounts.delete_sessions_of(db, member.id)

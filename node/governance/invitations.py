@@ -16,7 +16,12 @@ from node.db import transaction
 from node.governance import accounts
 from node.governance.membership import (
     TIERS,
+    Conflict,
     MembershipError,
+    NotAllowed,
+    NotFound,
+    Unusable,
+    check_handle,
     insert_member,
     iso,
     refuse_if_full,
@@ -28,10 +33,19 @@ from node.store.invitations import Invitation
 from node.store.local_actors import LocalActor
 
 MAX_NOTE = 500
+REASONS = {
+    "unknown": "this invitation link is not valid",
+    "used": "this invitation has already been used",
+    "revoked": "this invitation was withdrawn",
+    "expired": "this invitation has expired; ask for a new one",
+    "awaiting_endorsement": "this invitation is waiting for another Partner to endorse it; try again later",
+}
 
 
 @dataclass(frozen=True)
 class IssuedInvitation:
+    """A new invitation and the secret of its link."""
+
     invitation: Invitation
     token: str  # shown once, to the inviter; only its hash is kept
 
@@ -64,8 +78,8 @@ async def create(db: aiosqlite.Connection, config: Config, inviter: LocalActor |
     if tier not in TIERS:
         raise MembershipError(f"tier must be one of {', '.join(TIERS)}, not {tier!r}")
     if inviter is not None and not may_invite(config, inviter, tier):
-        raise MembershipError("only Partners can invite" if tier == "friend" or inviter.tier is None
-                              else "only Partners can invite Partners")
+        raise NotAllowed("only Partners can invite" if tier == "friend" or inviter.tier is None
+                         else "only Partners can invite Partners")
     note = note.strip()
     if len(note) > MAX_NOTE:
         raise MembershipError(f"a note is at most {MAX_NOTE} characters")
@@ -83,21 +97,22 @@ async def create(db: aiosqlite.Connection, config: Config, inviter: LocalActor |
 async def _get(db: aiosqlite.Connection, invitation_id: int) -> Invitation:
     invitation = await store.by_id(db, invitation_id)
     if invitation is None:
-        raise MembershipError(f"there is no invitation {invitation_id}")
+        raise NotFound(f"there is no invitation {invitation_id}")
     return invitation
 
 
 async def endorse(db: aiosqlite.Connection, partner: LocalActor, invitation_id: int,
                   now: datetime | None = None) -> Invitation:
+    """A Partner vouches for an invitation; it works once `endorsements_needed` Partners have."""
     if partner.tier != "partner":
-        raise MembershipError("only Partners can endorse invitations")
+        raise NotAllowed("only Partners can endorse invitations")
     async with transaction(db):
         invitation = await _get(db, invitation_id)
         current = state(invitation, now)
         if current not in ("awaiting_endorsement", "open"):
-            raise MembershipError(f"this invitation is {current.replace('_', ' ')}; it cannot be endorsed")
+            raise Conflict(f"this invitation is {current}; it cannot be endorsed")
         if partner.id in invitation.endorsers:
-            raise MembershipError("you have already endorsed this invitation")
+            raise Conflict("you have already endorsed this invitation")
         await store.endorse(db, invitation.id, partner.id)
         return await store.by_id(db, invitation.id)
 
@@ -108,28 +123,20 @@ async def revoke(db: aiosqlite.Connection, actor: LocalActor | None, invitation_
     async with transaction(db):
         invitation = await _get(db, invitation_id)
         if actor is not None and actor.tier != "partner" and actor.id != invitation.inviter_id:
-            raise MembershipError("only Partners and the inviter can revoke an invitation")
+            raise NotAllowed("only Partners and the inviter can revoke an invitation")
         current = state(invitation, now)
         if current in ("used", "revoked"):
-            raise MembershipError(f"this invitation is already {current}")
+            raise Conflict(f"this invitation is already {current}")
         await store.revoke(db, invitation.id, actor.id if actor else None)
         return await store.by_id(db, invitation.id)
 
 
 async def lookup(db: aiosqlite.Connection, token: str, now: datetime | None = None) -> Invitation:
-    """The invitation behind a link, if it can be accepted now; else MembershipError saying why not."""
+    """The invitation behind a link, if it can be accepted now; else Unusable saying why not."""
     invitation = await store.by_token_hash(db, accounts.token_hash(token)) if token else None
-    if invitation is None:
-        raise MembershipError("this invitation link is not valid")
-    reasons = {
-        "used": "this invitation has already been used",
-        "revoked": "this invitation was withdrawn",
-        "expired": "this invitation has expired; ask for a new one",
-        "awaiting_endorsement": "this invitation is waiting for another Partner to endorse it; try again later",
-    }
-    current = state(invitation, now)
+    current = "unknown" if invitation is None else state(invitation, now)
     if current != "open":
-        raise MembershipError(reasons[current])
+        raise Unusable(REASONS[current], current)
     return invitation
 
 
@@ -137,6 +144,7 @@ async def accept(db: aiosqlite.Connection, config: Config, token: str, handle: s
                  password: str, keypair: tuple[str, str], now: datetime | None = None) -> int:
     """Use an invitation: choose a handle and a password, become a member of the invitation's tier."""
     await lookup(db, token, now)
+    check_handle(handle)  # before argon2: a typo in the handle should not cost a hash
     hashed = await accounts.hash_password(password)
     async with transaction(db):
         invitation = await lookup(db, token, now)  # again, inside the write lock: single use
@@ -144,6 +152,6 @@ async def accept(db: aiosqlite.Connection, config: Config, token: str, handle: s
         member_id = await insert_member(db, handle, display_name, invitation.tier, *keypair,
                                         by=invitation.inviter_id, reason=invitation.note)
         if not await store.mark_used(db, invitation.id, member_id):
-            raise MembershipError("this invitation has already been used")
+            raise Unusable(REASONS["used"], "used")
         await accounts_store.set_password_hash(db, member_id, hashed)
     return member_id

@@ -24,11 +24,33 @@ class MembershipError(Exception):
     """A membership change cannot be made; the message says why, for a person to read."""
 
 
+class NotAllowed(MembershipError):
+    """The person asking may not make this change."""
+
+
+class NotFound(MembershipError):
+    """The member or invitation named does not exist."""
+
+
+class Conflict(MembershipError):
+    """The change clashes with what already is: a taken handle, a full Congregation, the last Partner."""
+
+
+class Unusable(MembershipError):
+    """A link (invitation, password reset) cannot be used; `state` names why, for callers that answer by it."""
+
+    def __init__(self, message: str, state: str) -> None:
+        super().__init__(message)
+        self.state = state  # unknown | used | revoked | expired | awaiting_endorsement | departed
+
+
 def iso(moment: datetime) -> str:
+    """The database's timestamp format, so stored times compare as text."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def check_handle(handle: str) -> str:
+    """The handle as stored (no @, lower case) if it is well formed and not reserved; else MembershipError."""
     handle = handle.strip().lstrip("@").lower()
     if not handle:
         raise MembershipError("choose a handle")
@@ -40,6 +62,7 @@ def check_handle(handle: str) -> str:
 
 
 def check_display_name(name: str, fallback: str) -> str:
+    """The name with its whitespace collapsed, or `fallback` when empty; else MembershipError when too long."""
     name = " ".join(name.split())
     if len(name) > MAX_DISPLAY_NAME:
         raise MembershipError(f"a display name is at most {MAX_DISPLAY_NAME} characters")
@@ -47,6 +70,7 @@ def check_display_name(name: str, fallback: str) -> str:
 
 
 def check_bio(bio: str) -> str:
+    """The bio trimmed; else MembershipError when too long."""
     bio = bio.strip()
     if len(bio) > MAX_BIO:
         raise MembershipError(f"a bio is at most {MAX_BIO} characters")
@@ -54,6 +78,7 @@ def check_bio(bio: str) -> str:
 
 
 def check_reason(reason: str) -> str:
+    """The reason trimmed; else MembershipError when too long."""
     reason = reason.strip()
     if len(reason) > MAX_REASON:
         raise MembershipError(f"a reason is at most {MAX_REASON} characters")
@@ -78,21 +103,24 @@ class SizeStatus:
 
 
 async def size_status(db: aiosqlite.Connection, config: Config) -> SizeStatus:
+    """Members now against the sizes the settings name."""
     return SizeStatus(await local_actors.count_members(db), config.soft_size, config.hard_size)
 
 
 def refuse_if_full(status: SizeStatus) -> None:
+    """Conflict when no one new may join."""
     if status.full:
-        raise MembershipError(
+        raise Conflict(
             f"the Congregation has {status.members} members, its hard size is {status.hard_size}: no one new can"
             " join until it splits or someone leaves")
 
 
 async def create_group(db: aiosqlite.Connection, handle: str, name: str, summary: str,
                        private_key_pem: str, public_key_pem: str) -> int:
+    """The node's one Group actor (`congregation init`)."""
     async with transaction(db):
         if await local_actors.group(db) is not None:
-            raise MembershipError("this node already has its Congregation")
+            raise Conflict("this node already has its Congregation")
         return await local_actors.insert(db, check_handle(handle), "Group", name, summary,
                                          private_key_pem, public_key_pem)
 
@@ -105,7 +133,7 @@ async def insert_member(db: aiosqlite.Connection, handle: str, display_name: str
         raise MembershipError(f"tier must be one of {', '.join(TIERS)}, not {tier!r}")
     display_name = check_display_name(display_name, handle)
     if await local_actors.by_username(db, handle) is not None:
-        raise MembershipError(f"the handle {handle!r} is taken")
+        raise Conflict(f"the handle {handle!r} is taken")
     actor_id = await local_actors.insert(db, handle, "Person", display_name, "", private_key_pem, public_key_pem)
     await local_actors.add_member(db, actor_id, tier)
     await invitations.record_event(db, "joined", actor_id, by, tier, reason)
@@ -130,7 +158,7 @@ async def _member(db: aiosqlite.Connection, handle_or_id: str | int) -> LocalAct
     actor = (await local_actors.by_id(db, handle_or_id) if isinstance(handle_or_id, int)
              else await local_actors.by_username(db, handle_or_id.strip().lstrip("@").lower()))
     if actor is None or actor.tier is None:
-        raise MembershipError(f"there is no member {handle_or_id}")
+        raise NotFound(f"there is no member {handle_or_id}")
     return actor
 
 
@@ -139,7 +167,7 @@ async def promote(db: aiosqlite.Connection, member: str | int, by: LocalActor | 
     async with transaction(db):
         actor = await _member(db, member)
         if actor.tier == "partner":
-            raise MembershipError(f"@{actor.username} is already a Partner")
+            raise Conflict(f"@{actor.username} is already a Partner")
         await local_actors.set_tier(db, actor.id, "partner")
         await invitations.record_event(db, "promoted", actor.id, by.id if by else None, "partner",
                                        check_reason(reason))
@@ -147,12 +175,13 @@ async def promote(db: aiosqlite.Connection, member: str | int, by: LocalActor | 
 
 
 async def demote(db: aiosqlite.Connection, member: str | int, by: LocalActor | None, reason: str = "") -> LocalActor:
+    """Partner → Friend; the Congregation always keeps at least one Partner."""
     async with transaction(db):
         actor = await _member(db, member)
         if actor.tier == "friend":
-            raise MembershipError(f"@{actor.username} is already a Friend")
+            raise Conflict(f"@{actor.username} is already a Friend")
         if await local_actors.count_partners(db) <= 1:
-            raise MembershipError("the Congregation needs at least one Partner")
+            raise Conflict("the Congregation needs at least one Partner")
         await local_actors.set_tier(db, actor.id, "friend")
         await invitations.record_event(db, "demoted", actor.id, by.id if by else None, "friend",
                                        check_reason(reason))
@@ -178,7 +207,7 @@ async def _end_membership(db: aiosqlite.Connection, actor_id: int, kind: str, by
     async with transaction(db):
         actor = await _member(db, actor_id)
         if actor.tier == "partner" and await local_actors.count_partners(db) <= 1:
-            raise MembershipError("the last Partner cannot leave or be removed: promote someone first")
+            raise Conflict("the last Partner cannot leave or be removed: promote someone first")
         await local_actors.remove_member(db, actor.id)
         await accounts.delete_sessions_of(db, actor.id)
         await invitations.record_event(db, kind, actor.id, by, actor.tier, reason)

@@ -107,3 +107,16 @@ async def set_avatar(db: aiosqlite.Connection, actor_id: int, media_type: str, d
 
 async def delete_avatar(db: aiosqlite.Connection, actor_id: int) -> None:
     await db.execute("DELETE FROM avatars WHERE actor_id = ?", (actor_id,))
+
+
+async def avatar_media_type(db: aiosqlite.Connection, actor_id: int) -> str | None:
+    """The avatar's media type without reading its bytes: enough to say the actor has an icon."""
+    async with db.execute("SELECT media_type FROM avatars WHERE actor_id = ?", (actor_id,)) as cur:
+        row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def avatar_versions(db: aiosqlite.Connection) -> dict[int, str]:
+    """actor id → when its avatar last changed, for every actor with one (to bust browser caches)."""
+    async with db.execute("SELECT actor_id, updated_at FROM avatars") as cur:
+        return {row[0]: row[1] for row in await cur.fetchall()}

@@ -44,6 +44,13 @@ async def get(db: aiosqlite.Connection, uri: str) -> RemoteObject | None:
     return RemoteObject(*row[:8], bool(row[8]), *row[9:]) if row else None
 
 
+async def document(db: aiosqlite.Connection, uri: str) -> str:
+    """The object's JSON as it was last received ('{}' once tombstoned or unknown)."""
+    async with db.execute("SELECT document FROM remote_objects WHERE uri = ?", (uri,)) as cur:
+        row = await cur.fetchone()
+    return row[0] if row else "{}"
+
+
 async def update(db: aiosqlite.Connection, obj: RemoteObject, document: str) -> None:
     await db.execute(
         "UPDATE remote_objects SET content = ?, name = ?, summary = ?, public = ?, updated = ?, document = ?"

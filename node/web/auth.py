@@ -66,7 +66,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await _load_session(request, token)
-    if request.method == "POST" and _is_form(request):
+    if request.method == "POST" and not _is_inbox(request):
         await _check_csrf(request)
     response = await handler(request)
     if request.get(NEW_CSRF) and not response.prepared:
@@ -76,6 +76,12 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 def _is_form(request: web.Request) -> bool:
     return request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _is_inbox(request: web.Request) -> bool:
+    """Server-to-server POSTs: signed, not cookie-authenticated, so CSRF does not apply."""
+    path = request.path
+    return path == "/inbox" or (path.startswith("/actors/") and path.endswith("/inbox"))
 
 
 async def _load_session(request: web.Request, token: str) -> None:
@@ -98,6 +104,8 @@ async def _check_csrf(request: web.Request) -> None:
     base = urlsplit(request.app[CONFIG].base_url)
     if origin and origin != "null" and urlsplit(origin)[:2] != base[:2]:
         raise web.HTTPForbidden(text="this form was sent from another site")
+    if not _is_form(request):
+        raise web.HTTPForbidden(text="forms on this site are sent as forms")
     form = await request.post()
     sent = form.get(CSRF_FIELD)
     session = request.get(SESSION)

@@ -38,7 +38,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("node.web", "templates"),
         autoescape=jinja2.select_autoescape(("html", "xml", "atom")),
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
     )
     env.filters["when"] = _when
     return env

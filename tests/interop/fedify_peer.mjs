@@ -554,6 +554,23 @@ async function handleControl(req, res, url) {
       await deliver(ctx, actor, create, "note", json);
       return sendJson(res, 200, { createId: create.id.href, noteId: noteId.href });
     }
+    if (req.method === "POST" && path === "/vote") {
+      // {"target": the poll's author (actor), "question": url, "choice": "option name"} — Mastodon's vote shape:
+      // Create(Note{name, inReplyTo}) with no content, addressed to the poll's author only.
+      if (!json.target || !json.question || !json.choice) {
+        return sendJson(res, 400, { error: "need target, question and choice" });
+      }
+      const { actor } = await resolveActor(ctx, json.target, { signed: !!json.signed });
+      const noteId = new URL(`/notes/${randomUUID()}`, ORIGIN);
+      const note = new Note({
+        id: noteId, attribution: ctx.getActorUri(ACTOR), name: json.choice,
+        replyTarget: new URL(json.question), tos: [actor.id],
+      });
+      const create = new Create({ id: newActivityId(), actor: ctx.getActorUri(ACTOR), object: note, tos: [actor.id] });
+      sentActivities.set(noteId.href, await note.toJsonLd({ contextLoader: ctx.contextLoader }));
+      await deliver(ctx, actor, create, "vote", json);
+      return sendJson(res, 200, { createId: create.id.href, noteId: noteId.href });
+    }
     return sendJson(res, 404, { error: `unknown control endpoint ${req.method} ${url.pathname}` });
   } catch (error) {
     const status = error.httpStatus ?? (error instanceof SendActivityError ? 502 : 500);

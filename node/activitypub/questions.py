@@ -1,0 +1,201 @@
+"""Proposals on the wire: a public proposal is a `Question` from the Group (Mastodon's poll shape, FEP-9967),
+and a vote is `Create(Note{name, inReplyTo})` with no content. Other scopes never leave the node: their
+voters are all members here, so nobody elsewhere needs them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+from uuid import uuid4
+
+import aiosqlite
+
+from node.activitypub import outbox
+from node.activitypub.convert import PUBLIC, ref, types_of
+from node.activitypub.documents import AS_CONTEXT, actor_id
+from node.activitypub.fetch import FetchError
+from node.activitypub.outbox import new_activity_id
+from node.activitypub.remote_actors import ActorUnavailable, get_remote_actor
+from node.config import Config
+from node.db import now_iso, transaction
+from node.governance import proposals
+from node.governance.proposals import ProposalEvent
+from node.governance.tally import Tally
+from node.store import local_actors, remote_objects
+from node.store import posts as posts_store
+from node.store import proposals as proposals_store
+from node.store.proposals import Proposal
+
+PATH = "/proposals/"
+
+
+def question_uri(config: Config, proposal: Proposal) -> str:
+    return f"{config.base_url}{PATH}{proposal.uuid}"
+
+
+def proposal_uuid(config: Config, uri: str) -> str | None:
+    """The uuid of one of our proposals named by `uri`, or None."""
+    prefix = config.base_url + PATH
+    if not isinstance(uri, str) or not uri.startswith(prefix):
+        return None
+    rest = uri[len(prefix):]
+    return rest if rest and "/" not in rest and "?" not in rest and "#" not in rest else None
+
+
+def _stamp(iso: str) -> str:
+    return iso[:19] + "Z"
+
+
+def question_document(config: Config, proposal: Proposal, result: Tally | None, author_name: str) -> dict[str, Any]:
+    """The Question; `result` None keeps counts at zero (results hidden until close)."""
+    group_uri = actor_id(config, config.group_handle)
+    counts = result.counts if result is not None else {}
+    options = [{"type": "Note", "name": name, "replies": {"type": "Collection", "totalItems": counts.get(name, 0)}}
+               for name in proposal.options]
+    details = "".join(f"<p>{escape(part)}</p>" for part in proposal.details.split("\n\n") if part.strip())
+    document: dict[str, Any] = {
+        "@context": AS_CONTEXT, "id": question_uri(config, proposal), "type": "Question",
+        "attributedTo": group_uri, "name": proposal.title,
+        "content": f"<p><strong>{escape(proposal.title)}</strong></p>{details}"
+                   f"<p>Proposed by {escape(author_name)}.</p>",
+        "published": _stamp(proposal.created_at), "endTime": _stamp(proposal.closes_at),
+        "anyOf" if proposal.multiple else "oneOf": options,
+        "votersCount": result.voters if result is not None else 0,
+        "to": [PUBLIC], "cc": [group_uri + "/followers"], "audience": group_uri,
+        "url": question_uri(config, proposal),
+    }
+    if not proposal.is_open:
+        document["closed"] = _stamp(proposal.closed_at or proposal.closes_at)
+    return document
+
+
+async def current_document(db: aiosqlite.Connection, config: Config, proposal: Proposal) -> dict[str, Any]:
+    result = await proposals.current_tally(db, config, proposal) if proposals.results_visible(proposal) else None
+    author = await local_actors.by_id(db, proposal.author_id)
+    return question_document(config, proposal, result, author.display_name if author else "a member")
+
+
+async def publish_events(db: aiosqlite.Connection, config: Config, events: list[ProposalEvent]) -> None:
+    """Create(Question) when a public proposal opens; Update(Question) as votes come in and when it closes."""
+    group = await local_actors.group(db)
+    group_uri = actor_id(config, group.username)
+    for event in events:
+        proposal = await proposals_store.by_id(db, event.proposal.id)
+        if proposal.scope != "public":
+            continue
+        if event.kind == "voted" and not proposals.results_visible(proposal):
+            continue  # nothing visible changed
+        document = await current_document(db, config, proposal)
+        if event.kind == "opened":
+            activity_id, kind = document["id"] + "/activity", "Create"
+        elif event.kind in ("voted", "closed", "withdrawn"):
+            activity_id, kind = new_activity_id(config), "Update"
+        else:
+            continue
+        activity = {"@context": AS_CONTEXT, "id": activity_id, "type": kind, "actor": group_uri,
+                    "to": document["to"], "cc": document["cc"], "object": document}
+        inboxes = await posts_store.follower_inboxes(db, group_uri)
+        await outbox.publish(db, group, activity, inboxes, True)
+
+
+def publisher(config: Config):
+    async def publish(db: aiosqlite.Connection, events: list[ProposalEvent]) -> None:
+        await publish_events(db, config, events)
+    return publish
+
+
+@dataclass(frozen=True)
+class VoteIn:
+    proposal_uuid: str
+    choice: str
+    voter: str
+
+
+def parse_vote(config: Config, obj: Any) -> VoteIn | None:
+    """A vote on one of our proposals: a Note with a `name`, `inReplyTo` the Question, and no content."""
+    if not isinstance(obj, dict) or "Note" not in types_of(obj):
+        return None
+    uuid = proposal_uuid(config, ref(obj.get("inReplyTo")) or "")
+    name, voter = obj.get("name"), ref(obj.get("attributedTo"))
+    if uuid is None or not isinstance(name, str) or not name or voter is None:
+        return None
+    if obj.get("content"):
+        return None  # a reply to the poll, not a vote
+    return VoteIn(uuid, name, voter)
+
+
+async def on_vote(db: aiosqlite.Connection, config: Config, activity: dict[str, Any], vote: VoteIn,
+                  actor: str) -> str:
+    """Count a remote vote once per voter, only from those who may take part; say what happened."""
+    if vote.voter != actor:
+        return "ignored: the vote's author is not the Create's actor"
+    proposal = await proposals_store.by_uuid(db, vote.proposal_uuid)
+    if proposal is None:
+        return "ignored: vote on a proposal we do not have"
+    choices = [vote.choice]
+    if proposal.multiple:
+        # Mastodon sends one Create per chosen option of an anyOf poll: together they are one stance.
+        held = await proposals.standing_stances(db, proposal)
+        earlier = next((s for s in held if s.voter == actor), None)
+        if earlier is not None:
+            choices = [*earlier.choices, vote.choice]
+    try:
+        events = await proposals.cast(db, config, proposal, actor, choices, "", activity_id=activity.get("id"),
+                                      publish=publisher(config))
+    except proposals.ProposalError as exc:
+        return f"refused vote: {exc}"
+    return "vote counted" if events else "vote already counted"
+
+
+class VoteError(Exception):
+    """A vote on a remote poll cannot be sent; the message says why, for a person to read."""
+
+
+def poll_options(document: dict[str, Any]) -> tuple[tuple[str, ...], bool]:
+    """(option names, multiple choice?) of a Question document."""
+    for field, multiple in (("oneOf", False), ("anyOf", True)):
+        options = document.get(field)
+        if isinstance(options, list):
+            return tuple(o["name"] for o in options if isinstance(o, dict) and isinstance(o.get("name"), str)), multiple
+    return (), False
+
+
+def poll_closed(document: dict[str, Any], now_iso: str) -> bool:
+    end = document.get("endTime")
+    return bool(document.get("closed")) or (isinstance(end, str) and end[:19] <= now_iso[:19])
+
+
+async def send_vote(db: aiosqlite.Connection, config: Config, client, member, question: str,
+                    choices: list[str]) -> list[str]:
+    """A member votes on a poll from elsewhere (a sibling's public proposal, a Mastodon poll): one
+    Create(Note{name, inReplyTo}) per choice, to the poll's author, as Mastodon does. Returns activity ids."""
+    held = await remote_objects.get(db, question)
+    if held is None or held.type != "Question" or held.deleted_at is not None:
+        raise VoteError("that poll is not known here")
+    document = json.loads(await remote_objects.document(db, question))
+    options, multiple = poll_options(document)
+    picked = list(dict.fromkeys(choices))
+    if not picked or any(c not in options for c in picked):
+        raise VoteError(f"choose one of: {', '.join(options)}")
+    if len(picked) > 1 and not multiple:
+        raise VoteError("this poll takes one choice")
+    if poll_closed(document, now_iso()):
+        raise VoteError("this poll is closed")
+    try:
+        author = await get_remote_actor(db, client, held.author)
+    except (ActorUnavailable, FetchError) as exc:
+        raise VoteError(f"the poll's author cannot be reached: {exc}") from None
+    voter = actor_id(config, member.username)
+    sent = []
+    async with transaction(db):
+        for choice in picked:
+            note_id = f"{config.base_url}/votes/{uuid4()}"
+            note = {"id": note_id, "type": "Note", "attributedTo": voter, "name": choice, "inReplyTo": question,
+                    "to": [held.author]}
+            activity = {"@context": AS_CONTEXT, "id": note_id + "/activity", "type": "Create", "actor": voter,
+                        "to": [held.author], "object": note}
+            await outbox.publish(db, member, activity, [author.inbox])
+            sent.append(activity["id"])
+    return sent

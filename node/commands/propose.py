@@ -1,0 +1,108 @@
+"""`congregation propose` and `congregation proposals`: open a proposal from the command line, list them."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+
+from node import config as configuration
+from node import db as database
+from node.activitypub import questions
+from node.config import ConfigError
+from node.governance import proposals
+from node.governance.tally import KINDS
+from node.store import local_actors
+from node.store import proposals as proposals_store
+
+DURATION = re.compile(r"^(\d+)([mhd])$")
+
+
+def closing_time(text: str) -> datetime:
+    """`3d`, `12h`, `30m` from now, or an ISO 8601 time with its zone."""
+    match = DURATION.match(text.strip())
+    if match:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        return datetime.now(UTC) + timedelta(**{unit: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 3d, 12h, 30m or an ISO time like 2026-12-01T18:00Z, got {text!r}") \
+            from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the time zone too, as in {text}Z or {text}+01:00")
+    return moment
+
+
+async def _open(args: argparse.Namespace):
+    config = configuration.load(args.data)
+    if not config.db_path.exists():
+        raise ConfigError(f"{config.db_path} does not exist (run `congregation init` first)")
+    db = await database.connect(config.db_path)
+    await database.migrate(db)
+    return config, db
+
+
+async def cmd_propose(args: argparse.Namespace) -> int:
+    config, db = await _open(args)
+    try:
+        author = await local_actors.by_username(db, args.handle.lstrip("@").lower())
+        if author is None or author.tier is None:
+            raise proposals.ProposalError(f"no member @{args.handle} (see `congregation member list`)")
+        action_args = None
+        if args.action in ("promote", "remove_member"):
+            action_args = {"member": args.member or ""}
+        elif args.action == "approve_sibling":
+            action_args = {"actor": args.sibling or ""}
+        events = await proposals.create(
+            db, config, author, kind=args.kind, title=args.title, details=args.details, closes_at=args.closes,
+            scope=args.scope, options=args.option, multiple=args.multiple, quorum_percent=args.quorum,
+            hide_results=args.hide_results, action=args.action, action_args=action_args,
+            publish=questions.publisher(config))
+        proposal = events[0].proposal
+        print(f"Proposal {proposal.id} is open until {proposal.closes_at}: {config.base_url}/proposals/{proposal.uuid}")
+        return 0
+    except proposals.ProposalError as exc:
+        print(f"congregation: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await db.close()
+
+
+async def cmd_proposals(args: argparse.Namespace) -> int:
+    config, db = await _open(args)
+    try:
+        for p in await proposals_store.recent(db):
+            shown = proposals.results_visible(p)
+            result = await proposals.current_tally(db, config, p) if shown else None
+            counts = ", ".join(f"{k} {v}" for k, v in result.counts.items()) if result else "results hidden until close"
+            print(f"{p.id:>4}  {p.state:<9}  {p.kind:<7} {p.scope:<12} closes {p.closes_at[:16]}  {p.title}"
+                  f"  ({counts})")
+        return 0
+    finally:
+        await db.close()
+
+
+def add_parsers(sub, data_arg=None) -> None:
+    p = sub.add_parser("propose", help="open a proposal (consent, poll or advice) as a member")
+    p.add_argument("--as", dest="handle", required=True, help="the proposing member")
+    p.add_argument("--kind", choices=KINDS, default="consent")
+    p.add_argument("--title", required=True)
+    p.add_argument("--details", default="")
+    p.add_argument("--closes", type=closing_time, required=True, help="3d, 12h, 30m, or an ISO time with zone")
+    p.add_argument("--scope", choices=proposals.SCOPES, default="congregation")
+    p.add_argument("--option", action="append", default=[], help="a poll option (repeat)")
+    p.add_argument("--multiple", action="store_true", help="a poll where several options may be chosen")
+    p.add_argument("--quorum", type=int, default=0, help="percent of those eligible who must take part")
+    p.add_argument("--hide-results", action="store_true", help="keep counts hidden until the proposal closes")
+    p.add_argument("--action", choices=proposals.ACTIONS, help="what passing it does")
+    p.add_argument("--member", help="for promote / remove_member: the member's handle")
+    p.add_argument("--sibling", help="for approve_sibling: the sibling Congregation's Group URL")
+    if data_arg is not None:
+        data_arg(p)
+    p.set_defaults(run=cmd_propose)
+    q = sub.add_parser("proposals", help="list proposals, open ones first")
+    if data_arg is not None:
+        data_arg(q)
+    q.set_defaults(run=cmd_proposals)

@@ -1,0 +1,320 @@
+"""Proposals decided by consent (or poll, or gathered advice), the stances on them, and their closing.
+
+Lifecycle as data: open → passed | failed | no_quorum, open → withdrawn, passed → enacted. The node closes
+proposals itself when their time comes — also the ones whose time came while it was down — and a proposal
+that acts (promote, remove_member, approve_sibling) is enacted once, by an enactor the caller supplies.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import aiosqlite
+
+from node.config import Config
+from node.db import transaction
+from node.governance import decision_log, tally
+from node.governance.membership import MembershipError, iso
+from node.store import crews as crews_store
+from node.store import follows, local_actors, remote
+from node.store import proposals as store
+from node.store.local_actors import LocalActor
+from node.store.proposals import Proposal
+
+TRANSITIONS = {"open": {"passed", "failed", "no_quorum", "withdrawn"}, "passed": {"enacted"}}
+SCOPES = ("congregation", "crew", "partners", "public")
+ACTIONS = ("promote", "remove_member", "approve_sibling")
+MAX_TITLE, MAX_DETAILS, MAX_OPTION, MAX_OPTIONS, MAX_REASON, MAX_OUTCOME = 200, 10_000, 100, 20, 2_000, 5_000
+MIN_OPEN, MAX_OPEN = timedelta(minutes=1), timedelta(days=366)
+
+Enactor = Callable[[aiosqlite.Connection, Proposal], Awaitable[None]]
+# Called inside the transaction that made the events, so what federation queues commits with the change.
+Publisher = Callable[[aiosqlite.Connection, list["ProposalEvent"]], Awaitable[None]]
+
+
+async def _publish(db: aiosqlite.Connection, publish: Publisher | None, events: list[ProposalEvent]
+                   ) -> list[ProposalEvent]:
+    if publish is not None and events:
+        await publish(db, events)
+    return events
+
+
+class ProposalError(MembershipError):
+    """A proposal or stance cannot be made; the message says why, for a person to read."""
+
+
+@dataclass(frozen=True)
+class ProposalEvent:
+    kind: str  # opened | voted | closed | withdrawn | enacted | outcome
+    proposal: Proposal
+
+
+def local_uri(config: Config, username: str) -> str:
+    return f"{config.base_url}/actors/{username}"
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _transition(proposal: Proposal, to: str) -> None:
+    if to not in TRANSITIONS.get(proposal.state, set()):
+        raise ProposalError(f"a proposal that is {proposal.state.replace('_', ' ')} cannot become {to}")
+
+
+async def electorate(db: aiosqlite.Connection, config: Config, proposal: Proposal) -> set[str]:
+    """Every actor URI that may take a stance: members, Partners, the crew, or members and the Group's followers."""
+    if proposal.scope == "crew":
+        crew = await crews_store.by_id(db, proposal.crew_id)
+        members = [await local_actors.by_id(db, i) for i in (crew.members if crew else ())]
+        return {local_uri(config, m.username) for m in members if m is not None and m.tier is not None}
+    everyone = await local_actors.members(db)
+    if proposal.scope == "partners":
+        return {local_uri(config, m.username) for m in everyone if m.tier == "partner"}
+    voters = {local_uri(config, m.username) for m in everyone}
+    if proposal.scope == "public":
+        group = await local_actors.group(db)
+        for follow in await follows.list_for(db, followee=local_uri(config, group.username), state="accepted"):
+            voters.add(follow.follower)
+    return voters
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+async def may_take_part(db: aiosqlite.Connection, config: Config, proposal: Proposal, voter: str) -> bool:
+    """In the electorate; for a public proposal also any member of a sibling Congregation (an actor on the
+    server of a Group that follows ours: one server is one Congregation)."""
+    if voter in await electorate(db, config, proposal):
+        return True
+    if proposal.scope != "public" or _origin(voter) == _origin(config.base_url):
+        return False
+    group = await local_actors.group(db)
+    followers = await follows.list_for(db, followee=local_uri(config, group.username), state="accepted")
+    sibling_origins = {_origin(f.follower) for f in followers if await _is_group(db, f.follower)}
+    return _origin(voter) in sibling_origins
+
+
+async def _is_group(db: aiosqlite.Connection, uri: str) -> bool:
+    actor = await remote.actor(db, uri)
+    return actor is not None and actor.kind == "Group" and actor.deleted_at is None
+
+
+def _clean_options(kind: str, options: list[str]) -> tuple[str, ...]:
+    if kind != "poll":
+        return tally.options_for(kind)
+    cleaned = []
+    for option in options:
+        option = " ".join(option.split())
+        if not option:
+            continue
+        if len(option) > MAX_OPTION:
+            raise ProposalError(f"an option is at most {MAX_OPTION} characters")
+        if option in cleaned:
+            raise ProposalError(f"the option {option!r} is there twice")
+        cleaned.append(option)
+    if not 2 <= len(cleaned) <= MAX_OPTIONS:
+        raise ProposalError(f"a poll needs 2 to {MAX_OPTIONS} options")
+    return tuple(cleaned)
+
+
+async def create(db: aiosqlite.Connection, config: Config, author: LocalActor, *, kind: str, title: str,
+                 details: str = "", closes_at: datetime, scope: str = "congregation", crew_id: int | None = None,
+                 options: list[str] | None = None, multiple: bool = False, quorum_percent: int = 0,
+                 hide_results: bool = False, action: str | None = None, action_args: dict | None = None,
+                 now: datetime | None = None, publish: Publisher | None = None) -> list[ProposalEvent]:
+    """Open a proposal; the closing time is required and between a minute and a year away."""
+    if author.tier is None:
+        raise ProposalError("only members can make proposals")
+    if kind not in tally.KINDS:
+        raise ProposalError(f"a proposal is one of {', '.join(tally.KINDS)}, not {kind!r}")
+    if scope not in SCOPES:
+        raise ProposalError(f"the scope is one of {', '.join(SCOPES)}, not {scope!r}")
+    title, details = " ".join(title.split()), details.strip()
+    if not title:
+        raise ProposalError("a proposal needs a title")
+    if len(title) > MAX_TITLE or len(details) > MAX_DETAILS:
+        raise ProposalError(f"a title is at most {MAX_TITLE} characters and details at most {MAX_DETAILS}")
+    moment = _now(now)
+    if closes_at.tzinfo is None:
+        raise ProposalError("the closing time needs a time zone")
+    if not moment + MIN_OPEN <= closes_at <= moment + MAX_OPEN:
+        raise ProposalError("the closing time must be between a minute and a year from now")
+    if not 0 <= quorum_percent <= 100:
+        raise ProposalError("the quorum is a percentage from 0 to 100")
+    if scope == "partners" and author.tier != "partner":
+        raise ProposalError("only Partners can make a proposal for Partners")
+    if scope == "crew":
+        if crew_id is None or not await crews_store.is_member(db, crew_id, author.id):
+            raise ProposalError("a crew's proposals are made by its members")
+    else:
+        crew_id = None
+    if action is not None:
+        await _check_action(db, kind, scope, action, action_args or {})
+    option_names = _clean_options(kind, options or [])
+    async with transaction(db):
+        proposal_id = await store.insert(
+            db, uuid=str(uuid.uuid4()), kind=kind, scope=scope, crew_id=crew_id, author_id=author.id, title=title,
+            details=details, options=option_names, multiple=multiple and kind == "poll", closes_at=iso(closes_at),
+            quorum_percent=quorum_percent, hide_results=hide_results, action=action,
+            action_args=action_args if action else None)
+        return await _publish(db, publish, [ProposalEvent("opened", await store.by_id(db, proposal_id))])
+
+
+async def _check_action(db: aiosqlite.Connection, kind: str, scope: str, action: str, args: dict) -> None:
+    if action not in ACTIONS:
+        raise ProposalError(f"a proposal can act by {', '.join(ACTIONS)}, not {action!r}")
+    if kind != "consent" or scope not in ("congregation", "partners"):
+        raise ProposalError("only a consent proposal of the Congregation or its Partners can act")
+    if action in ("promote", "remove_member"):
+        member = await local_actors.by_username(db, str(args.get("member", "")).lstrip("@").lower())
+        if member is None or member.tier is None:
+            raise ProposalError(f"there is no member {args.get('member')!r}")
+        if action == "promote" and member.tier == "partner":
+            raise ProposalError(f"@{member.username} is already a Partner")
+    elif not str(args.get("actor", "")).startswith(("https://", "http://")):
+        raise ProposalError("approving a sibling needs the URL of its Group")
+
+
+async def get(db: aiosqlite.Connection, proposal_id: int) -> Proposal:
+    proposal = await store.by_id(db, proposal_id)
+    if proposal is None:
+        raise ProposalError(f"there is no proposal {proposal_id}")
+    return proposal
+
+
+async def cast(db: aiosqlite.Connection, config: Config, proposal: Proposal, voter: str, choices: list[str],
+               reason: str = "", activity_id: str | None = None, now: datetime | None = None,
+               publish: Publisher | None = None) -> list[ProposalEvent]:
+    """Take or change a stance; the latest counts. Refused after the closing time and from anyone ineligible."""
+    moment = _now(now)
+    if not proposal.is_open or proposal.closes_at <= iso(moment):
+        raise ProposalError("this proposal is closed")
+    if not await may_take_part(db, config, proposal, voter):
+        raise ProposalError("you cannot take part in this proposal")
+    picked = tuple(dict.fromkeys(c for c in choices if c))
+    if not picked or any(c not in proposal.options for c in picked):
+        raise ProposalError(f"choose one of: {', '.join(proposal.options)}")
+    if len(picked) > 1 and not proposal.multiple:
+        raise ProposalError("choose one option")
+    reason = reason.strip()
+    if len(reason) > MAX_REASON:
+        raise ProposalError(f"a reason is at most {MAX_REASON} characters")
+    if "block" in picked and proposal.kind == "consent" and not reason:
+        raise ProposalError("a block needs a reason: say what would have to change for you to consent")
+    async with transaction(db):
+        if await store.insert_stance(db, proposal.id, voter, picked, reason, iso(moment), activity_id) is None:
+            return []
+        return await _publish(db, publish, [ProposalEvent("voted", proposal)])
+
+
+async def current_tally(db: aiosqlite.Connection, config: Config, proposal: Proposal) -> tally.Tally:
+    rows = await store.stances(db, proposal.id)
+    stances = [tally.Stance(r.voter, r.choices, r.cast_at, r.id, r.reason) for r in rows]
+    eligible = proposal.eligible if proposal.eligible is not None else len(await electorate(db, config, proposal))
+    return tally.tally(proposal.kind, proposal.options, stances, eligible, proposal.quorum_percent)
+
+
+def results_visible(proposal: Proposal) -> bool:
+    """Hidden results stay hidden from everyone, the author too, until the proposal closes."""
+    return not (proposal.hide_results and proposal.is_open)
+
+
+async def standing_stances(db: aiosqlite.Connection, proposal: Proposal) -> list[store.StanceRow]:
+    """Each voter's latest stance with its reason: who stands where, for people to read."""
+    rows = await store.stances(db, proposal.id)
+    latest: dict[str, store.StanceRow] = {}
+    for row in rows:
+        latest[row.voter] = row
+    return sorted(latest.values(), key=lambda r: r.cast_at)
+
+
+async def withdraw(db: aiosqlite.Connection, actor: LocalActor, proposal_id: int, publish: Publisher | None = None
+                   ) -> list[ProposalEvent]:
+    async with transaction(db):
+        proposal = await get(db, proposal_id)
+        if actor.id != proposal.author_id and actor.tier != "partner":
+            raise ProposalError("only the proposer or a Partner can withdraw a proposal")
+        _transition(proposal, "withdrawn")
+        await store.set_state(db, proposal.id, "withdrawn")
+        return await _publish(db, publish, [ProposalEvent("withdrawn", await store.by_id(db, proposal.id))])
+
+
+async def record_outcome(db: aiosqlite.Connection, actor: LocalActor, proposal_id: int, text: str
+                         ) -> list[ProposalEvent]:
+    """After close, the proposer or a Partner writes what was decided and what happens next."""
+    text = text.strip()
+    if not text or len(text) > MAX_OUTCOME:
+        raise ProposalError(f"an outcome is 1 to {MAX_OUTCOME} characters")
+    async with transaction(db):
+        proposal = await get(db, proposal_id)
+        if proposal.is_open or proposal.state == "withdrawn":
+            raise ProposalError("an outcome is recorded once the proposal has closed")
+        if actor.id != proposal.author_id and actor.tier != "partner":
+            raise ProposalError("only the proposer or a Partner records the outcome")
+        await store.set_outcome(db, proposal.id, text, actor.id)
+        return [ProposalEvent("outcome", await store.by_id(db, proposal.id))]
+
+
+async def close_due(db: aiosqlite.Connection, config: Config, enactors: dict[str, Enactor],
+                    now: datetime | None = None, publish: Publisher | None = None) -> list[ProposalEvent]:
+    """Close every proposal whose time has come, log and sign each result, then enact what passed."""
+    events: list[ProposalEvent] = []
+    group = await local_actors.group(db)
+    for proposal in await store.due(db, iso(_now(now))):
+        async with transaction(db):
+            fresh = await store.by_id(db, proposal.id)
+            if not fresh.is_open:
+                continue
+            result = await current_tally(db, config, fresh)
+            await store.set_closed(db, fresh.id, result.outcome, result.eligible, fresh.closes_at)
+            closed = await store.by_id(db, fresh.id)
+            await decision_log.append(db, group.private_key_pem, log_record(config, closed, result))
+            events.extend(await _publish(db, publish, [ProposalEvent("closed", closed)]))
+    events.extend(await enact_pending(db, enactors))
+    return events
+
+
+async def enact_pending(db: aiosqlite.Connection, enactors: dict[str, Enactor]) -> list[ProposalEvent]:
+    """Enact passed proposals not yet enacted (also after a crash between closing and enacting): each enactor
+    is idempotent, so running one twice changes nothing the second time."""
+    events = []
+    async with db.execute("SELECT id FROM proposals WHERE state = 'passed' AND action IS NOT NULL"
+                          " ORDER BY closed_at, id") as cur:
+        pending = [row[0] for row in await cur.fetchall()]
+    for proposal_id in pending:
+        proposal = await store.by_id(db, proposal_id)
+        enactor = enactors.get(proposal.action)
+        if enactor is None:
+            continue
+        try:
+            await enactor(db, proposal)
+        except MembershipError as exc:
+            async with transaction(db):
+                await store.set_enacted(db, proposal.id, str(exc))
+            continue
+        async with transaction(db):
+            await store.set_enacted(db, proposal.id, None)
+        events.append(ProposalEvent("enacted", await store.by_id(db, proposal.id)))
+    return events
+
+
+def log_record(config: Config, proposal: Proposal, result: tally.Tally) -> dict:
+    """What the decision log keeps of a closed proposal: enough for a sibling to know what was decided."""
+    return {
+        "proposal": f"{config.base_url}/proposals/{proposal.uuid}", "title": proposal.title, "kind": proposal.kind,
+        "scope": proposal.scope, "action": proposal.action, "actionArgs": proposal.action_args,
+        "result": result.outcome, "counts": result.counts, "voters": result.voters, "eligible": result.eligible,
+        "quorumPercent": proposal.quorum_percent, "closesAt": proposal.closes_at, "openedAt": proposal.created_at,
+    }
+
+
+async def next_closing(db: aiosqlite.Connection) -> datetime | None:
+    when = await store.next_closing(db)
+    return datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None
