@@ -63,6 +63,8 @@ class Config:
     # Partners who must endorse an invitation before it works; the inviting Partner is the first.
     invitation_endorsements: int = 1
     invitation_days: int = 14
+    # The most people in one crew: a crew is a few who can hold each other (microsolidarity: 3 to 8).
+    crew_max: int = 8
     session_days: int = 30
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -150,6 +152,8 @@ def _validate(values: dict[str, Any]) -> None:
     for name in ("hard_size", "invitation_endorsements", "invitation_days", "session_days"):
         if name in values and values[name] < 1:
             raise ConfigError(f"setting {name}: must be at least 1, got {values[name]}")
+    if values.get("crew_max", 8) < 3:
+        raise ConfigError(f"setting crew_max: must be at least 3, got {values['crew_max']}")
     if values.get("listen_port", 0) > 65535:
         raise ConfigError(f"setting listen_port: must be at most 65535, got {values['listen_port']}")
 

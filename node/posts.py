@@ -25,11 +25,11 @@ async def _group(db: aiosqlite.Connection) -> LocalActor:
 
 
 async def publish_post(db: aiosqlite.Connection, config: Config, author: LocalActor, text: str, visibility: str,
-                       to_group: bool = True) -> Post:
-    """Publish plain text as a Note by `author` (a member or the Group)."""
+                       to_group: bool = True, crew_id: int | None = None) -> Post:
+    """Publish plain text as a Note by `author` (a member or the Group); a crew post names its crew."""
     group = await _group(db)
     async with transaction(db):
-        events = await posts.publish(db, author, visibility, text_to_html(text), text, to_group)
+        events = await posts.publish(db, author, visibility, text_to_html(text), text, to_group, crew_id)
         await federate(db, config, group, events)
     return events[0].post
 

@@ -86,6 +86,17 @@ async def served(node, remote, session) -> dict[str, Any]:
         if name == "announce":
             name += "-id" if isinstance(activity["object"], str) else "-" + activity["object"]["type"].lower()
         real.setdefault(name, activity)
+    # A public poll, closed, so the Question and the decision log are both there to read.
+    assert await run_cli("propose", "--as", "ada", "--kind", "poll", "--title", "Where?", "--option", "Library",
+                         "--option", "Park", "--scope", "public", "--closes", "1d", "--data", data) == 0
+    async with node.db.execute("SELECT uuid FROM proposals") as cur:
+        (proposal,) = await cur.fetchone()
+    async with session.get(f"{node.base}/proposals/{proposal}", headers={"Accept": "application/activity+json"}) as r:
+        real["question"] = await r.json(content_type=None)
+    await node.db.execute("UPDATE proposals SET closes_at = '2000-01-01T00:00:00.000000Z'")
+    await node.close_proposals()
+    async with session.get(node.group_id + "/decisions?page=1", headers={"Accept": "application/activity+json"}) as r:
+        real["decision-record"] = (await r.json(content_type=None))["orderedItems"][0]
     return real
 
 

@@ -72,6 +72,8 @@ def actor_document(config: Config, actor: LocalActor, manually_approves: bool,
     if actor.kind == "Group":
         # Lemmy reads attributedTo as the moderators collection; members may post (FEP-1b12).
         document["postingRestrictedToMods"] = False
+        # The Congregation's signed, hash-chained decision log (FEDERATION.md, "Decision log").
+        document["decisions"] = f"{uri}/decisions"
     return document
 
 

@@ -15,10 +15,12 @@ from node.store.local_actors import LocalActor
 
 
 async def federate(db: aiosqlite.Connection, config: Config, group: LocalActor, events: list[PostEvent]) -> None:
-    """Send each event as the author's activity and, for member posts in the Group, the Group's Announces."""
+    """Send each event as its author's activity, with the Group's Announces for member posts; never a crew post."""
     group_uri = actor_id(config, group.username)
     for event in events:
         post, author = event.post, event.author
+        if post.visibility == "crew":
+            continue  # crews are all on this node: a crew post is never sent, announced or put in an outbox
         author_uri = actor_id(config, author.username)
         note = notes.note_document(config, post, author.username, group.username)
         public = post.visibility == "public"

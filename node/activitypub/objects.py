@@ -10,6 +10,7 @@ from node.activitypub import notes
 from node.activitypub.actors import as_response, require_fetch_signature, signed_fetcher, wants_activity_json
 from node.activitypub.documents import AS_JSON, actor_id, collection_page, local_username
 from node.appkeys import CONFIG, DB, MEMBER
+from node.store import crews as crews_store
 from node.store import local_actors, outbox
 from node.store import posts as posts_store
 from node.store.posts import Post
@@ -29,9 +30,10 @@ async def _is_member_request(request: web.Request) -> bool:
 
 
 async def _visible_post(request: web.Request) -> Post:
-    """The post, or 404 for a members-only post and anyone but a member."""
+    """The post, or 404 for a members-only post and anyone but a member, and for every crew post."""
     post = await posts_store.by_uuid(request.app[DB], request.match_info["uuid"])
-    if post is None:
+    # Crews are all on this node, so no server has a reason to fetch a crew post: it is not on the wire at all.
+    if post is None or post.visibility == "crew":
         raise web.HTTPNotFound(text="no such object")
     if post.visibility == "members":
         if not await _is_member_request(request):
@@ -69,7 +71,10 @@ async def _post_html(request: web.Request) -> web.Response:
     post = await posts_store.by_uuid(request.app[DB], request.match_info["uuid"])
     # Browsers carry no member signature: a members-only post is shown to a member signed in here, and is no
     # more than "not found" to anyone else, deleted or not.
-    if post is None or (post.visibility != "public" and request.get(MEMBER) is None):
+    me = request.get(MEMBER)
+    if post is None or (post.visibility != "public" and me is None):
+        raise web.HTTPNotFound(text="no such post")
+    if post.visibility == "crew" and not await crews_store.is_member(request.app[DB], post.crew_id, me.id):
         raise web.HTTPNotFound(text="no such post")
     if post.deleted_at is not None:
         raise web.HTTPGone(text="this post was deleted")

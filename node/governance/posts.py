@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from node.store import crews as crews_store
 from node.store import local_actors
 from node.store import posts as posts_store
 from node.store.local_actors import LocalActor
 from node.store.posts import Post
 
-VISIBILITIES = ("public", "members")
+VISIBILITIES = ("public", "members", "crew")
 MAX_SOURCE = 20_000
 
 
@@ -40,16 +41,30 @@ def _check_text(content: str, source: str) -> None:
 
 
 async def publish(db: aiosqlite.Connection, author: LocalActor, visibility: str, content: str, source: str,
-                  to_group: bool = True) -> list[PostEvent]:
-    """A new post; `content` is the sanitized HTML of `source`."""
+                  to_group: bool = True, crew_id: int | None = None) -> list[PostEvent]:
+    """A new post; `content` is the sanitized HTML of `source`; a crew post names its crew in `crew_id`."""
     _check_author(author)
     _check_text(content, source)
     if visibility not in VISIBILITIES:
         raise PostError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
     if visibility == "members":
         to_group = True  # members-only posts exist only inside the Group
-    post_id = await posts_store.insert(db, str(uuid.uuid4()), author.id, visibility, to_group, content, source)
+    if visibility == "crew":
+        await _check_crew(db, author, crew_id)
+        to_group = False  # a crew post is not the Group's to share: crews are all on this node
+    else:
+        crew_id = None
+    post_id = await posts_store.insert(db, str(uuid.uuid4()), author.id, visibility, to_group, content, source,
+                                       crew_id)
     return [PostEvent("created", await posts_store.by_id(db, post_id), author)]
+
+
+async def _check_crew(db: aiosqlite.Connection, author: LocalActor, crew_id: int | None) -> None:
+    crew = await crews_store.by_id(db, crew_id) if crew_id is not None else None
+    if crew is None or crew.closed_at is not None:
+        raise PostError("a crew post needs a crew")
+    if author.id not in crew.members:
+        raise PostError(f"only members of {crew.name} can post to it")
 
 
 async def _own_post(db: aiosqlite.Connection, actor: LocalActor, post_id: int) -> Post:

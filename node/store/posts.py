@@ -21,10 +21,11 @@ class Post:
     published: str
     updated: str | None
     deleted_at: str | None
+    crew_id: int | None = None  # visibility 'crew': the crew whose members alone may read it
 
 
-_SELECT = ("SELECT id, uuid, author_id, visibility, to_group, content, source, published, updated, deleted_at"
-           " FROM posts")
+_SELECT = ("SELECT id, uuid, author_id, visibility, to_group, content, source, published, updated, deleted_at,"
+           " crew_id FROM posts")
 
 
 def _post(row) -> Post | None:
@@ -32,10 +33,11 @@ def _post(row) -> Post | None:
 
 
 async def insert(db: aiosqlite.Connection, uuid: str, author_id: int, visibility: str, to_group: bool,
-                 content: str, source: str) -> int:
+                 content: str, source: str, crew_id: int | None = None) -> int:
     cur = await db.execute(
-        "INSERT INTO posts (uuid, author_id, visibility, to_group, content, source, published)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)", (uuid, author_id, visibility, int(to_group), content, source, now_iso()))
+        "INSERT INTO posts (uuid, author_id, visibility, to_group, content, source, published, crew_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (uuid, author_id, visibility, int(to_group), content, source, now_iso(), crew_id))
     return cur.lastrowid
 
 

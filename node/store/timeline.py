@@ -65,6 +65,7 @@ class Entry:
     published: str | None
     updated: str | None
     audience: str | None
+    crew_id: int | None = None
 
     @property
     def cursor(self) -> Cursor:
@@ -72,9 +73,11 @@ class Entry:
 
 
 _LOCAL = ("SELECT 'p' AS kind, id AS rid, published AS at, uuid AS ref, author_id, NULL AS author_uri, visibility,"
-          " content, NULL AS name, published, updated, NULL AS audience FROM posts")
-_REMOTE = ("SELECT 'r', rowid, received_at, uri, NULL, author, 'public', content, name, published, updated, audience"
-           " FROM remote_objects")
+          " content, NULL AS name, published, updated, NULL AS audience, crew_id FROM posts")
+_REMOTE = ("SELECT 'r', rowid, received_at, uri, NULL, author, 'public', content, name, published, updated, audience,"
+           " NULL FROM remote_objects")
+# A crew post is on the home timeline of its crew's members only.
+_CREW_VISIBLE = ("(visibility != 'crew' OR crew_id IN (SELECT crew_id FROM crew_members WHERE actor_id = ?))")
 
 
 def _bounds(before: Cursor | None, kind: str) -> tuple[str, int]:
@@ -86,15 +89,23 @@ async def _entries(db: aiosqlite.Connection, sql: str, args: tuple) -> list[Entr
     return [Entry(*row) for row in await db.execute_fetchall(sql, args)]
 
 
-async def home(db: aiosqlite.Connection, limit: int, before: Cursor | None = None) -> list[Entry]:
-    """A member's timeline: every live post of this node, and public notes from elsewhere, merged by time."""
+async def home(db: aiosqlite.Connection, viewer_id: int, limit: int, before: Cursor | None = None) -> list[Entry]:
+    """A member's timeline: this node's posts (crew posts of their crews only) and public notes from elsewhere."""
     # Each side is limited on its own index first; the outer sort then merges at most 2 × limit rows.
-    sql = (f"SELECT * FROM ({_LOCAL} WHERE deleted_at IS NULL AND (published, id) < (?, ?)"
+    sql = (f"SELECT * FROM ({_LOCAL} WHERE deleted_at IS NULL AND {_CREW_VISIBLE} AND (published, id) < (?, ?)"
            " ORDER BY published DESC, id DESC LIMIT ?)"
            f" UNION ALL SELECT * FROM ({_REMOTE} WHERE deleted_at IS NULL AND public = 1"
            " AND (received_at, rowid) < (?, ?) ORDER BY received_at DESC, rowid DESC LIMIT ?)"
            " ORDER BY at DESC, kind DESC, rid DESC LIMIT ?")
-    return await _entries(db, sql, (*_bounds(before, LOCAL), limit, *_bounds(before, REMOTE), limit, limit))
+    return await _entries(db, sql, (viewer_id, *_bounds(before, LOCAL), limit, *_bounds(before, REMOTE), limit,
+                                    limit))
+
+
+async def by_crew(db: aiosqlite.Connection, crew_id: int, limit: int, before: Cursor | None = None) -> list[Entry]:
+    """A crew's own posts, newest first: the crew's page, for its members."""
+    sql = (f"{_LOCAL} WHERE crew_id = ? AND deleted_at IS NULL AND (published, id) < (?, ?)"
+           " ORDER BY published DESC, id DESC LIMIT ?")
+    return await _entries(db, sql, (crew_id, *_bounds(before, LOCAL), limit))
 
 
 async def public_posts(db: aiosqlite.Connection, limit: int, before: Cursor | None = None) -> list[Entry]:
@@ -106,7 +117,7 @@ async def public_posts(db: aiosqlite.Connection, limit: int, before: Cursor | No
 
 async def by_author(db: aiosqlite.Connection, author_id: int, limit: int, before: Cursor | None = None,
                     members_too: bool = False) -> list[Entry]:
-    """One actor's posts, newest first; members-only ones only when `members_too`."""
+    """One actor's posts, newest first; members-only ones only when `members_too`; crew posts never."""
     shown = "('public', 'members')" if members_too else "('public')"
     sql = (f"{_LOCAL} WHERE author_id = ? AND deleted_at IS NULL AND visibility IN {shown}"
            " AND (published, id) < (?, ?) ORDER BY published DESC, id DESC LIMIT ?")

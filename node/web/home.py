@@ -7,6 +7,7 @@ from aiohttp import web
 from node.appkeys import CONFIG, DB
 from node.governance.posts import MAX_SOURCE, VISIBILITIES
 from node.posts import PostError, delete_post, edit_post, publish_post
+from node.store import crews as crews_store
 from node.store import posts as posts_store
 from node.store import timeline
 from node.store.posts import Post
@@ -27,11 +28,16 @@ def _private(response: web.Response) -> web.Response:
 async def _home(request: web.Request, status: int = 200, text: str = "", visibility: str = DEFAULT_VISIBILITY,
                 error: str | None = None) -> web.Response:
     db, config = request.app[DB], request.app[CONFIG]
+    me = member(request)
+    crews = await crews_store.of_member(db, me.id)
+    if visibility not in ("public", *(f"crew:{crew.id}" for crew in crews)):
+        visibility = "members"  # a choice the form no longer offers falls back to the safest one
     cursor = before(request)
-    shown, older = page(await timeline.home(db, config.page_size + 1, cursor), config.page_size)
+    shown, older = page(await timeline.home(db, me.id, config.page_size + 1, cursor), config.page_size)
     response = await render(
         request, "home.html", status=status, text=text, visibility=visibility, error=error, max_source=MAX_SOURCE,
-        items=await items(request, shown, member(request).id), older=older, newer=cursor is not None,
+        crews=crews,
+        items=await items(request, shown, me.id), older=older, newer=cursor is not None,
         timeline_path="/home", timeline_heading="Timeline",
         timeline_empty="Nothing here yet: write the first post, or follow a Congregation.")
     return _private(response)
@@ -55,13 +61,22 @@ async def compose(request: web.Request) -> web.StreamResponse:
     """Publish a post; a refused one comes back with what was typed."""
     form = await request.post()
     text, visibility = _field(form, "text"), _field(form, "visibility")
-    if visibility not in VISIBILITIES:
+    kind, crew_id = _visibility(visibility)
+    if kind not in VISIBILITIES:
         return await _home(request, 400, text, DEFAULT_VISIBILITY, "Choose who can see the post.")
     try:
-        await publish_post(request.app[DB], request.app[CONFIG], member(request), text, visibility)
+        await publish_post(request.app[DB], request.app[CONFIG], member(request), text, kind, crew_id=crew_id)
     except PostError as exc:
         return await _home(request, 400, text, visibility, _sentence(str(exc)))
     return redirect("/home")
+
+
+def _visibility(value: str) -> tuple[str, int | None]:
+    """The form's choice: "public", "members", or "crew:<id>" for one of the member's crews."""
+    if value.startswith("crew:"):
+        number = value[len("crew:"):]
+        return ("crew", int(number)) if number.isascii() and number.isdigit() and len(number) <= 18 else ("", None)
+    return ("", None) if value == "crew" else (value, None)
 
 
 def _sentence(message: str) -> str:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from node.activitypub.documents import actor_id
 from node.appkeys import CONFIG, DB
+from node.store import crews as crews_store
 from node.store import timeline
 from node.store.timeline import BadCursor, Cursor, Entry
 
@@ -33,6 +34,7 @@ class Item:
     visibility: str
     origin: str | None      # remote posts: "sibling" or "followed"
     own: bool
+    crew_name: str | None = None  # crew posts: the crew that alone can read it
 
 
 def before(request: web.Request) -> Cursor | None:
@@ -70,6 +72,10 @@ async def items(request: web.Request, entries: list[Entry], viewer_id: int | Non
     if remote_uris:
         sibling_uris = await timeline.sibling_uris(db, actor_id(config, config.group_handle))
     sibling_origins = {_origin(uri) for uri in sibling_uris}
+    crew_names = {}
+    for crew_id in {e.crew_id for e in entries if e.crew_id is not None}:
+        crew = await crews_store.by_id(db, crew_id)
+        crew_names[crew_id] = crew.name if crew else "a crew"
     result = []
     for entry in entries:
         if entry.author_id is not None:
@@ -81,7 +87,8 @@ async def items(request: web.Request, entries: list[Entry], viewer_id: int | Non
                 author_handle=f"@{author.username}@{config.host}", author_url=f"/actors/{author.username}",
                 avatar=f"/actors/{author.username}/avatar" if author.has_avatar else None,
                 published=entry.published or entry.at, edited=entry.updated is not None, content=entry.content,
-                name=None, visibility=entry.visibility, origin=None, own=entry.author_id == viewer_id))
+                name=None, visibility=entry.visibility, origin=None, own=entry.author_id == viewer_id,
+                crew_name=crew_names.get(entry.crew_id)))
             continue
         known = remote.get(entry.author_uri)
         guessed_name, guessed_host = _guess_handle(entry.author_uri)

@@ -1,0 +1,46 @@
+"""What a signed-in member is asked for now: crew requests awaiting their consent, and proposals closing soon
+that they may take part in and have not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aiosqlite
+
+from node.config import Config
+from node.governance import proposals
+from node.governance.membership import iso
+from node.store import crews as crews_store
+from node.store import proposals as proposals_store
+from node.store.local_actors import LocalActor
+
+SOON = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Notice:
+    text: str
+    link: str
+
+
+async def for_member(db: aiosqlite.Connection, config: Config, me: LocalActor,
+                     now: datetime | None = None) -> list[Notice]:
+    """Notices for the page header, most pressing first."""
+    moment = now or datetime.now(UTC)
+    notices = []
+    for join in await crews_store.requests_awaiting(db, me.id):
+        crew = await crews_store.by_id(db, join.crew_id)
+        if crew is not None:
+            notices.append(Notice(f"Your consent is asked: someone asks to join {crew.name}.", f"/crews/{crew.id}"))
+    voter = proposals.local_uri(config, me.username)
+    # `due` is every open proposal closing by then: the ones closing within a day, as long as the clock has not
+    # closed them yet.
+    for proposal in await proposals_store.due(db, iso(moment + SOON)):
+        if proposal.closes_at <= iso(moment) or not await proposals.may_take_part(db, config, proposal, voter):
+            continue
+        if any(s.voter == voter for s in await proposals.standing_stances(db, proposal)):
+            continue
+        notices.append(Notice(f"“{proposal.title}” closes within a day and you have not taken a stance.",
+                              f"/proposals/{proposal.uuid}"))
+    return notices
