@@ -141,3 +141,54 @@ async def test_browser__main_pages_have_no_serious_accessibility_problems(make_p
     # Then none has a serious or critical problem
     serious = {p: [f for f in found if f.startswith(("serious", "critical"))] for p, found in findings.items()}
     assert not any(serious.values()), serious
+
+
+async def test_browser__a_consent_proposal_from_opening_to_outcome(make_posting_node, browser):
+    # Given a Congregation with a Partner and a Friend, each in a browser of their own
+    a = await make_posting_node("alpha")
+    await make_member(a, "pat", "partner", display_name="Pat Partner")
+    await make_member(a, "fern", "friend", display_name="Fern Friend")
+    pat, fern = await (await person(browser)).new_page(), await (await person(browser)).new_page()
+    await sign_in(pat, a, "pat")
+    await sign_in(fern, a, "fern")
+
+    # When the Partner opens a consent proposal
+    await pat.goto(a.base + "/proposals/new")
+    await pat.get_by_label("Title").fill("Buy a shared lawnmower")
+    await pat.get_by_label("Details").fill("About 300 from the fund; kept in Pat's shed.")
+    await pat.screenshot(path=screenshot_path("proposal-new"), full_page=True)
+    await pat.get_by_role("button", name="Open the proposal").click()
+    await expect(pat.locator("h1")).to_have_text("Buy a shared lawnmower")
+    proposal_url = pat.url
+
+    # And the Friend blocks it with a reason, then changes her stance to agree
+    await fern.goto(proposal_url)
+    await fern.get_by_label("Block", exact=True).check()
+    await fern.get_by_role("button", name="Take my stance").click()
+    await expect(fern.locator("[role=alert]")).to_contain_text("block needs a reason")
+    await fern.get_by_label("Block", exact=True).check()
+    await fern.get_by_label(re.compile("^Reason")).fill("Not until we agree where it is kept")
+    await fern.get_by_role("button", name="Take my stance").click()
+    await expect(fern.locator("main")).to_contain_text("Not until we agree where it is kept")
+    await fern.get_by_label("Agree", exact=True).check()
+    await fern.get_by_label(re.compile("^Reason")).fill("Pat's shed is fine by me")
+    await fern.get_by_role("button", name="Change my stance").click()
+    await expect(fern.locator("main")).to_contain_text("Pat's shed is fine by me")
+    # And the Partner agrees
+    await pat.goto(proposal_url)
+    await pat.get_by_label("Agree", exact=True).check()
+    await pat.get_by_role("button", name="Take my stance").click()
+    await pat.screenshot(path=screenshot_path("proposal-open"), full_page=True)
+
+    # When its closing time passes and the node closes it
+    await a.db.execute("UPDATE proposals SET closes_at = '2000-01-01T00:00:00.000000Z'")
+    await a.close_proposals()
+
+    # Then it passed (the block was withdrawn), and the Partner records the outcome for everyone
+    await pat.goto(proposal_url)
+    await expect(pat.locator(".state")).to_have_text("passed")
+    await pat.get_by_label("What was decided, and what happens next").fill("Pat buys it this week.")
+    await pat.get_by_role("button", name="Record the outcome").click()
+    await fern.goto(proposal_url)
+    await expect(fern.locator(".outcome")).to_have_text("Pat buys it this week.")
+    await fern.screenshot(path=screenshot_path("proposal-closed"), full_page=True)

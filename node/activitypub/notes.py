@@ -33,6 +33,8 @@ def _stamp(iso: str) -> str:
 
 def addressing(post: Post, author_uri: str, group_uri: str) -> tuple[list[str], list[str]]:
     """(to, cc): members-only never reaches Public; public goes to Public, cc the author's followers."""
+    if post.visibility == "crew":
+        raise ValueError("a crew post has no addressing: it never leaves the node")
     if post.visibility == "members":
         return [group_uri, members_uri(group_uri)], []
     cc = [author_uri + "/followers"]

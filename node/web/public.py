@@ -63,7 +63,7 @@ async def post_page(request: web.Request, post: Post) -> web.Response:
     """The HTML of /posts/{uuid}, for a post the caller has already decided this visitor may see."""
     me = member(request)
     entry = timeline.Entry(timeline.LOCAL, post.id, post.published, post.uuid, post.author_id, None, post.visibility,
-                           post.content, None, post.published, post.updated, None)
+                           post.content, None, post.published, post.updated, None, crew_id=post.crew_id)
     [item] = await items(request, [entry], me.id if me else None)
     response = await render(request, "post.html", item=item, excerpt=excerpt(post.content))
     return _html_headers(request, response)
