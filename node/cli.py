@@ -18,6 +18,7 @@ from node import db as database
 from node.activitypub import signatures
 from node.activitypub.documents import actor_id
 from node.activitypub.fetch import HttpClient
+from node.commands import backup as backup_command
 from node.commands import demo as demo_command
 from node.commands import members as members_command
 from node.commands import post as post_command
@@ -277,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     post_command.add_parser(sub, data_arg)
     add_deliveries_parser(sub)
     demo_command.add_parser(sub)
+    backup_command.add_parsers(sub, data_arg)
     propose_command.add_parsers(sub, data_arg)
     vote_command.add_parser(sub, data_arg)
     verify_decisions_command.add_parser(sub)

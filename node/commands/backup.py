@@ -1,0 +1,117 @@
+"""`congregation backup FILE` and `congregation restore FILE`: the whole Congregation — its database (with
+every key) and its settings — in one file, taken consistently while the node serves."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sqlite3
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from node import __version__
+from node import config as configuration
+from node.config import ConfigError
+
+MANIFEST = "manifest.json"
+MEMBERS = (MANIFEST, configuration.CONFIG_FILE, configuration.DB_FILE)
+PAGES_PER_STEP = 1024  # about 4 MiB at SQLite's default page size: progress shows, the node is not held up
+
+
+class BackupError(ConfigError):
+    """A backup or restore cannot be made; the message says why."""
+
+
+def _progress(status: int, remaining: int, total: int) -> None:
+    if total > 4 * PAGES_PER_STEP and sys.stderr.isatty():
+        print(f"\r  copied {total - remaining:,} of {total:,} pages", end="", file=sys.stderr, flush=True)
+
+
+def backup(data: Path, target: Path) -> dict:
+    """Copy the live database with SQLite's online backup (a consistent snapshot, writers carry on) and pack it
+    with the settings into `target`, written atomically."""
+    db_path, config_path = data / configuration.DB_FILE, data / configuration.CONFIG_FILE
+    if not db_path.is_file() or not config_path.is_file():
+        raise BackupError(f"{data} holds no Congregation (run `congregation init` first)")
+    if target.exists():
+        raise BackupError(f"{target} already exists; choose a new file name")
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        copy = Path(scratch) / configuration.DB_FILE
+        source = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        dest = sqlite3.connect(copy)
+        try:
+            source.backup(dest, pages=PAGES_PER_STEP, progress=_progress, sleep=0.005)
+            schema = dest.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+            if dest.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise BackupError("the copy of the database fails its integrity check; the backup was not written")
+        finally:
+            dest.close()
+            source.close()
+        manifest = {"software": "congregation", "version": __version__, "schema": schema,
+                    "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "database_bytes": copy.stat().st_size}
+        partial = target.with_name(target.name + ".partial")
+        with tarfile.open(partial, "w:gz") as tar:
+            body = json.dumps(manifest, indent=2).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mtime = len(body), int(time.time())
+            tar.addfile(info, io.BytesIO(body))
+            tar.add(config_path, arcname=configuration.CONFIG_FILE)
+            tar.add(copy, arcname=configuration.DB_FILE)
+        os.replace(partial, target)
+    return manifest
+
+
+def restore(source: Path, data: Path) -> dict:
+    """Unpack a backup into an empty data directory; refuses to overwrite anything."""
+    if not source.is_file():
+        raise BackupError(f"{source} does not exist")
+    if (data / configuration.DB_FILE).exists() or (data / configuration.CONFIG_FILE).exists():
+        raise BackupError(f"{data} already holds a Congregation; restore into an empty directory")
+    try:
+        with tarfile.open(source, "r:gz") as tar:
+            names = tar.getnames()
+            if sorted(names) != sorted(MEMBERS) or any(not tar.getmember(n).isfile() for n in names):
+                raise BackupError(f"{source} is not a Congregation backup (it holds {', '.join(names[:5])})")
+            manifest = json.loads(tar.extractfile(MANIFEST).read())
+            data.mkdir(parents=True, exist_ok=True)
+            for name in (configuration.CONFIG_FILE, configuration.DB_FILE):
+                with tar.extractfile(name) as member, open(data / name, "xb") as out:
+                    while chunk := member.read(1 << 20):
+                        out.write(chunk)
+    except (tarfile.TarError, OSError, ValueError, KeyError) as exc:
+        raise BackupError(f"{source} cannot be read as a backup: {exc}") from None
+    with sqlite3.connect(data / configuration.DB_FILE) as db:
+        if db.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            raise BackupError("the restored database fails its integrity check")
+    return manifest
+
+
+async def cmd_backup(args: argparse.Namespace) -> int:
+    manifest = backup(Path(args.data), Path(args.file))
+    print(f"Backed up to {args.file}: schema {manifest['schema']}, {manifest['database_bytes']:,} bytes of database,"
+          " keys and settings included.")
+    return 0
+
+
+async def cmd_restore(args: argparse.Namespace) -> int:
+    manifest = restore(Path(args.file), Path(args.data))
+    print(f"Restored the backup of {manifest['created_at']} into {args.data}; `congregation serve --data {args.data}`"
+          " brings it up (newer software migrates it first).")
+    return 0
+
+
+def add_parsers(sub, data_arg) -> None:
+    p = sub.add_parser("backup", help="write the database (keys included) and settings to FILE, while the node runs")
+    p.add_argument("file")
+    data_arg(p)
+    p.set_defaults(run=cmd_backup)
+    p = sub.add_parser("restore", help="unpack a backup FILE into an empty data directory")
+    p.add_argument("file")
+    data_arg(p)
+    p.set_defaults(run=cmd_restore)
