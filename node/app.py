@@ -21,9 +21,23 @@ from node.activitypub.keys import KeyResolver
 from node.activitypub.ratelimit import HostRateLimiter
 from node.activitypub.signatures import load_private_key, sign
 from node.activitypub.worker import InboxWorker
-from node.appkeys import CONFIG, DB, DECISIONS, DELIVERY, HTTP, INBOX_WORKER, INBOX_WRITER, KEYS, MEMBER, RATE_LIMIT
+from node.appkeys import (
+    CONFIG,
+    DB,
+    DECISIONS,
+    DELIVERY,
+    HTTP,
+    INBOX_WORKER,
+    INBOX_WRITER,
+    KEYS,
+    MEMBER,
+    METRICS,
+    RATE_LIMIT,
+    WORKER_TASKS,
+)
 from node.config import Config
 from node.decisions import DecisionClock
+from node.metrics import Metrics, count_inbox, healthz, metrics
 from node.store import local_actors
 
 log = logging.getLogger(__name__)
@@ -91,6 +105,7 @@ def _workers(run: bool):
                     inbox_worker.wake.set()
 
             tasks.append(asyncio.create_task(wake_on_commit(), name="inbox-wake"))
+        app[WORKER_TASKS] = tasks
         yield
         for task in tasks:
             task.cancel()
@@ -118,13 +133,10 @@ async def index(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"/actors/{group.username}")
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
-
-
 def create_app(config: Config, *, run_workers: bool = True) -> web.Application:
     """The node as an aiohttp application; tests pass run_workers=False and step the workers themselves."""
-    app = web.Application(middlewares=[errors_middleware], client_max_size=config.max_inbox_bytes)
+    app = web.Application(middlewares=[count_inbox, errors_middleware], client_max_size=config.max_inbox_bytes)
+    app[METRICS] = Metrics()
     app[CONFIG] = config
     app[RATE_LIMIT] = HostRateLimiter(config.inbox_rate_per_host, config.inbox_burst_per_host)
     app.cleanup_ctx.extend([_database, _http, _workers(run_workers)])
@@ -137,4 +149,5 @@ def create_app(config: Config, *, run_workers: bool = True) -> web.Application:
     app.router.add_post("/actors/{username}/inbox", post_inbox)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     return app

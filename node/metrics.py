@@ -1,0 +1,79 @@
+"""/metrics in Prometheus' text format and /healthz: what an operator watches.
+
+Counters move as requests pass (inbox outcomes by status); gauges are read from the database at scrape time,
+so they are right after a restart. Each app has its own registry (tests run many nodes in one process)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+
+from node.appkeys import DB, METRICS, WORKER_TASKS
+from node.db import StorageUnavailable, transaction
+
+
+class Metrics:
+    """The node's counters and gauges, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.inbox = Counter("congregation_inbox_requests",
+                             "Inbox POSTs by HTTP status (202 accepted; 4xx/5xx why not)", ["status"], registry=r)
+        self.deliveries = Gauge("congregation_deliveries", "Delivery rows by state", ["state"], registry=r)
+        self.failing_hosts = Gauge("congregation_failing_hosts", "Hosts the delivery breaker holds back", registry=r)
+        self.inbox_pending = Gauge("congregation_inbox_pending", "Accepted activities not processed yet", registry=r)
+        self.members = Gauge("congregation_members", "Members by tier", ["tier"], registry=r)
+        self.proposals = Gauge("congregation_proposals", "Proposals by state", ["state"], registry=r)
+
+    async def refresh(self, db) -> None:
+        """Read the gauges from the database."""
+        for gauge, sql, states in (
+            (self.deliveries, "SELECT state, COUNT(*) FROM deliveries GROUP BY state", ("queued", "done", "failed")),
+            (self.members, "SELECT tier, COUNT(*) FROM members GROUP BY tier", ("friend", "partner")),
+            (self.proposals, "SELECT state, COUNT(*) FROM proposals GROUP BY state",
+             ("open", "passed", "failed", "no_quorum", "withdrawn", "enacted")),
+        ):
+            async with db.execute(sql) as cur:
+                found = dict(await cur.fetchall())
+            for state in states:
+                gauge.labels(state).set(found.get(state, 0))
+        async with db.execute("SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL") as cur:
+            self.inbox_pending.set((await cur.fetchone())[0])
+        async with db.execute("SELECT COUNT(*) FROM hosts WHERE unavailable = 1") as cur:
+            self.failing_hosts.set((await cur.fetchone())[0])
+
+
+@web.middleware
+async def count_inbox(request: web.Request, handler) -> web.StreamResponse:
+    """Count every inbox POST's answer, including the refusals (a 401 is raised as well as returned)."""
+    if request.method != "POST" or not (request.path == "/inbox" or request.path.endswith("/inbox")):
+        return await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        request.app[METRICS].inbox.labels(str(exc.status)).inc()
+        raise
+    request.app[METRICS].inbox.labels(str(response.status)).inc()
+    return response
+
+
+async def metrics(request: web.Request) -> web.Response:
+    await request.app[METRICS].refresh(request.app[DB])
+    return web.Response(body=generate_latest(request.app[METRICS].registry),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database takes a write and the background workers run; 503 saying which is not."""
+    problems = {}
+    try:
+        async with transaction(request.app[DB]) as db:
+            await db.execute("SELECT 1")
+    except StorageUnavailable as exc:
+        problems["database"] = f"not writable: {exc}"
+    for task in request.app.get(WORKER_TASKS, []):
+        if task.done():
+            problems[task.get_name()] = "stopped"
+    body = {"ok": not problems, **problems}
+    return web.json_response(body, status=200 if not problems else 503)
