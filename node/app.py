@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from node import db as database
+from node import logs
 from node import web as web_ui
 from node.activitypub import actors, decisions, discovery, objects
 from node.activitypub.delivery import DeliveryWorker
@@ -135,7 +136,9 @@ async def index(request: web.Request) -> web.Response:
 
 def create_app(config: Config, *, run_workers: bool = True) -> web.Application:
     """The node as an aiohttp application; tests pass run_workers=False and step the workers themselves."""
-    app = web.Application(middlewares=[count_inbox, errors_middleware], client_max_size=config.max_inbox_bytes)
+    # request_ids first: the outermost, so every log line of a request, and every answer, carries its id.
+    app = web.Application(middlewares=[logs.request_ids(config.log_requests), count_inbox, errors_middleware],
+                          client_max_size=config.max_inbox_bytes)
     app[METRICS] = Metrics()
     app[CONFIG] = config
     app[RATE_LIMIT] = HostRateLimiter(config.inbox_rate_per_host, config.inbox_burst_per_host)

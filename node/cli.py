@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from node import __version__, follows_service
+from node import __version__, follows_service, logs
 from node import config as configuration
 from node import db as database
 from node.activitypub import signatures
@@ -106,18 +106,47 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def _init_from_environment(data: Path) -> None:
+    """`serve --init` (the container's command): on first start, when DATA is empty, create the Congregation from
+    CONGREGATION_BASE_URL and CONGREGATION_NAME; afterwards do nothing, so a restart never makes a new key."""
+    if (data / configuration.CONFIG_FILE).exists() or (data / configuration.DB_FILE).exists():
+        return
+    env = os.environ
+    missing = [f"CONGREGATION_{name}" for name in ("BASE_URL", "NAME") if not env.get(f"CONGREGATION_{name}")]
+    if missing:
+        raise CliError(f"{data} holds no Congregation yet; set {' and '.join(missing)} to create one on first start")
+    args = argparse.Namespace(
+        data=str(data), base_url=env["CONGREGATION_BASE_URL"], name=env["CONGREGATION_NAME"],
+        handle=env.get("CONGREGATION_GROUP_HANDLE", "group"), summary=env.get("CONGREGATION_SUMMARY", ""),
+        public_follows=env.get("CONGREGATION_PUBLIC_FOLLOWS", "manual"), exist_ok=False,
+        allow_private_addresses=configuration._coerce(
+            "allow_private_addresses", env.get("CONGREGATION_ALLOW_PRIVATE_ADDRESSES", "false")))
+    asyncio.run(cmd_init(args))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from node.app import NotInitialised, create_app
 
-    config = configuration.load(args.data, listen_host=args.host, listen_port=args.port)
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.init:
+        _init_from_environment(Path(args.data))
+    config = configuration.load(args.data, listen_host=args.host, listen_port=args.port,
+                                log_format=args.log_format)
+    logs.configure(config.log_level, config.log_format)
     port = config.listen_port or urlsplit(config.base_url).port or 8080
+    app = create_app(config)
+
+    async def stopping(_app: web.Application) -> None:
+        log.info("Stopping: no new connections; finishing requests in flight")
+
+    app.on_shutdown.append(stopping)
     try:
-        web.run_app(create_app(config), host=config.listen_host, port=port, access_log=None, loop=_event_loop(),
-                    print=lambda _: print(f"Serving {config.name} at {config.base_url} "
-                                          f"(listening on {config.listen_host}:{port})", flush=True))
+        web.run_app(app, host=config.listen_host, port=port, access_log=None, loop=_event_loop(),
+                    print=lambda _: log.info("Serving %s at %s (listening on %s:%d)", config.name, config.base_url,
+                                             config.listen_host, port,
+                                             extra={"base_url": config.base_url, "port": port}))
+        log.info("Stopped")
     except NotInitialised as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
@@ -250,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     data_arg(p)
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=_positive_int, default=None, help="listen port (default: base URL's)")
+    p.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                   help="text (default) or json: one JSON object per line on stderr")
+    p.add_argument("--init", action="store_true",
+                   help="if DATA is empty, first create the Congregation from $CONGREGATION_BASE_URL and"
+                        " $CONGREGATION_NAME (what the container does)")
     p.set_defaults(run=cmd_serve, sync=True)
 
     p = sub.add_parser("follows", help="follow requests to the Congregation")

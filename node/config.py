@@ -67,6 +67,10 @@ class Config:
     crew_max: int = 8
     session_days: int = 30
     log_level: str = "INFO"
+    # "json": one JSON object per line on stderr, for log collectors; "text": for people.
+    log_format: str = "text"
+    # One INFO line per HTTP request (method, path, status, duration, request id).
+    log_requests: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -85,6 +89,7 @@ class Config:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("data_dir", "extra")}
 _CHOICES = {"public_follows": ("manual", "auto"), "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
+            "log_format": ("text", "json"),
             "group_accepts_from": ("followers", "members"), "who_invites": ("partners", "members")}
 
 

@@ -5,11 +5,14 @@ so they are right after a restart. Each app has its own registry (tests run many
 
 from __future__ import annotations
 
+import sqlite3
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
+from node.activitypub.inbox import REFUSAL
 from node.appkeys import DB, METRICS, WORKER_TASKS
-from node.db import StorageUnavailable, transaction
+from node.db import StorageUnavailable, now_iso, transaction
 
 
 class Metrics:
@@ -20,6 +23,9 @@ class Metrics:
         r = self.registry
         self.inbox = Counter("congregation_inbox_requests",
                              "Inbox POSTs by HTTP status (202 accepted; 4xx/5xx why not)", ["status"], registry=r)
+        self.refused = Counter("congregation_inbox_refused",
+                               "Inbox POSTs refused, by reason (unsigned, signature, rate_limited, …)", ["reason"],
+                               registry=r)
         self.deliveries = Gauge("congregation_deliveries", "Delivery rows by state", ["state"], registry=r)
         self.failing_hosts = Gauge("congregation_failing_hosts", "Hosts the delivery breaker holds back", registry=r)
         self.inbox_pending = Gauge("congregation_inbox_pending", "Accepted activities not processed yet", registry=r)
@@ -53,8 +59,12 @@ async def count_inbox(request: web.Request, handler) -> web.StreamResponse:
         response = await handler(request)
     except web.HTTPException as exc:
         request.app[METRICS].inbox.labels(str(exc.status)).inc()
+        if exc.status >= 400:
+            request.app[METRICS].refused.labels("http_error").inc()
         raise
     request.app[METRICS].inbox.labels(str(response.status)).inc()
+    if (code := response.get(REFUSAL)) is not None:
+        request.app[METRICS].refused.labels(code).inc()
     return response
 
 
@@ -68,9 +78,10 @@ async def healthz(request: web.Request) -> web.Response:
     """200 when the database takes a write and the background workers run; 503 saying which is not."""
     problems = {}
     try:
-        async with transaction(request.app[DB]) as db:
-            await db.execute("SELECT 1")
-    except StorageUnavailable as exc:
+        async with transaction(request.app[DB]) as db:  # a real write: a read-only or failing disk shows here
+            await db.execute("INSERT INTO node_health (id, checked_at) VALUES (1, ?)"
+                             " ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at", (now_iso(),))
+    except (StorageUnavailable, sqlite3.Error, ValueError) as exc:  # ValueError: the connection is closed
         problems["database"] = f"not writable: {exc}"
     for task in request.app.get(WORKER_TASKS, []):
         if task.done():

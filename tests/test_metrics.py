@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
+from node.app import create_app
+from node.appkeys import WORKER_TASKS
 from node.governance import proposals
+from tests.fediverse import free_port, init_node
 from tests.test_proposals import member, open_proposal
 
 
@@ -41,3 +47,60 @@ async def test_metrics__counters_and_gauges_move_with_traffic(node, remote, sess
 async def test_healthz__healthy_node_answers_200_with_ok(node, session):
     async with session.get(node.base + "/healthz") as r:
         assert r.status == 200 and await r.json() == {"ok": True}
+
+
+async def test_metrics__refused_inbox_posts_are_counted_by_reason(node, remote, session):
+    before = await scrape(node, session)
+    # An unsigned POST, a POST in the wrong media type, and a signed one whose actor is not the signer
+    async with session.post(node.base + "/inbox", data=b"{}",
+                            headers={"Content-Type": "application/activity+json"}) as r:
+        assert r.status == 401
+    async with session.post(node.base + "/inbox", data=b"{}", headers={"Content-Type": "text/plain"}) as r:
+        assert r.status == 415
+    forged = remote.activity("Follow", node.group_id, actor="https://elsewhere.example/users/eve")
+    status, _ = await remote.post(session, node.base + "/inbox", forged)
+    assert status == 401
+    after = await scrape(node, session)
+
+    def moved(reason: str) -> float:
+        key = ("congregation_inbox_refused_total", (("reason", reason),))
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert (moved("unsigned"), moved("media_type"), moved("actor_not_signer")) == (1, 1, 1)
+    assert moved("signature") == 0
+
+
+async def test_healthz__a_database_that_refuses_writes_answers_503_naming_it(node, session):
+    # Given a node whose database stops taking writes (the fault injected through SQLite itself)
+    await node.db.execute("PRAGMA query_only = ON")
+    try:
+        async with session.get(node.base + "/healthz") as r:
+            body = await r.json()
+            # Then /healthz says so: a container's HEALTHCHECK marks it unhealthy
+            assert r.status == 503
+            assert body["ok"] is False and "not writable" in body["database"]
+    finally:
+        await node.db.execute("PRAGMA query_only = OFF")
+    async with session.get(node.base + "/healthz") as r:
+        assert r.status == 200
+
+
+async def test_healthz__a_stopped_worker_answers_503_naming_it(tmp_path, session):
+    # Given a node with its background workers running
+    config = init_node(tmp_path / "alpha", free_port(), "Alpha")
+    app = create_app(config, run_workers=True)
+    server = TestServer(app, host="127.0.0.1", port=int(config.base_url.rsplit(":", 1)[1]))
+    await server.start_server()
+    try:
+        async with session.get(config.base_url + "/healthz") as r:
+            assert r.status == 200
+        # When one of them dies (cancelled: a crash in a worker is a fault we cannot otherwise cause)
+        task = next(t for t in app[WORKER_TASKS] if t.get_name() == "delivery-worker")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        # Then /healthz names it
+        async with session.get(config.base_url + "/healthz") as r:
+            assert r.status == 503
+            assert (await r.json())["delivery-worker"] == "stopped"
+    finally:
+        await server.close()

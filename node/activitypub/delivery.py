@@ -136,10 +136,10 @@ class DeliveryWorker:
             await self._attempt(item)
         except StorageUnavailable:
             log.warning("could not record delivery of %s to %s; the lease will retry it", item.activity_id,
-                        item.host)
+                        item.host, extra={"host": item.host, "activity_id": item.activity_id})
         except Exception:
             log.exception("delivery of %s to %s failed unexpectedly; the lease will retry it", item.activity_id,
-                          item.host)
+                          item.host, extra={"host": item.host, "activity_id": item.activity_id})
         finally:
             self._inflight[item.host] -= 1
             if self._inflight[item.host] <= 0:
@@ -167,7 +167,8 @@ class DeliveryWorker:
             if status is not None and (200 <= status < 300 or status in FINAL_STATUSES):
                 state = "done" if status < 300 else "failed"
                 if state == "failed":
-                    log.info("delivery of %s to %s refused (%s): %s", item.activity_id, item.inbox, status, error)
+                    log.warning("delivery of %s to %s refused (%s): %s", item.activity_id, item.inbox, status, error,
+                                extra={"host": item.host, "status": status, "activity_id": item.activity_id})
                 await deliveries.finish(self.db, item.id, state, status, None if state == "done" else error)
                 if status == 410:
                     await deliveries.drop_followers_at_inbox(self.db, item.inbox, self.config.base_url + "/")
@@ -177,13 +178,18 @@ class DeliveryWorker:
                 return
             error = error or f"HTTP {status}"
             if now - item.created_ts >= GIVE_UP_AFTER:
-                log.info("giving up on %s to %s after 7 days: %s", item.activity_id, item.inbox, error)
+                log.warning("giving up on %s to %s after 7 days: %s", item.activity_id, item.inbox, error,
+                            extra={"host": item.host, "status": status, "activity_id": item.activity_id})
                 await deliveries.finish(self.db, item.id, "failed", status, f"gave up after 7 days: {error}")
             else:
                 due = now + next_delay(item.attempts, retry_after, self.rng)
                 await deliveries.retry_later(self.db, item.id, due, status, error)
+                log.warning("delivery of %s to %s failed (%s), retrying in %.0f s", item.activity_id, item.inbox,
+                            error[:200], due - now,
+                            extra={"host": item.host, "status": status, "activity_id": item.activity_id})
             if await hosts.record_failure(self.db, item.host, now, error):
-                log.warning("%s failed every attempt for a day: marked unavailable, probing", item.host)
+                log.warning("%s failed every attempt for a day: marked unavailable, probing", item.host,
+                            extra={"host": item.host})
         if self._failing is not None:
             self._failing.add(item.host)
 

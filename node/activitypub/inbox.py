@@ -26,6 +26,8 @@ from node.store import inbox as inbox_store
 from node.store import local_actors
 
 log = logging.getLogger(__name__)
+# Where a refused response carries its short reason code, for the metrics middleware.
+REFUSAL = web.ResponseKey("refusal", str)
 
 INBOX_TYPES = ("application/activity+json", "application/ld+json", "application/json")
 # Activities whose object is authored by the actor: its id must share the actor's origin.
@@ -105,8 +107,14 @@ class InboxWriter:
         return None
 
 
-def refuse(status: int, reason: str, **headers: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status, headers=headers or None)
+def refuse(status: int, reason: str, code: str, **headers: str) -> web.Response:
+    """The answer to a refused POST: the reason for the sender, `code` (a short fixed word) for /metrics."""
+    # A flood of 429s would drown the log: those only at DEBUG.
+    log.log(logging.DEBUG if status == 429 else logging.INFO, "inbox refused (%d): %s", status, reason,
+            extra={"status": status, "reason": reason, "code": code})
+    response = web.json_response({"error": reason}, status=status, headers=headers or None)
+    response[REFUSAL] = code
+    return response
 
 
 async def read_capped(request: web.Request, limit: int) -> bytes | None:
@@ -144,22 +152,23 @@ async def post_inbox(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     recipient = request.match_info.get("username")
     if recipient is not None and await local_actors.by_username(request.app[DB], recipient) is None:
-        return refuse(404, "no such actor")
+        return refuse(404, "no such actor", "no_such_actor")
     body = await read_capped(request, config.max_inbox_bytes)
     if body is None:
-        return refuse(413, f"the body is larger than {config.max_inbox_bytes} bytes")
+        return refuse(413, f"the body is larger than {config.max_inbox_bytes} bytes", "too_large")
     if request.content_type not in INBOX_TYPES:
-        return refuse(415, "send application/activity+json")
+        return refuse(415, "send application/activity+json", "media_type")
     try:
         pending = pending_signature(config, request.method, request.raw_path, request.headers, body)
         signer = await check(pending, request.app[KEYS])
     except SignatureError as exc:
-        return refuse(exc.status, exc.reason)
+        return refuse(exc.status, exc.reason, "unsigned" if exc.status == 401 and "not signed" in exc.reason
+                      else "signature")
     except KeyUnavailable as exc:
         if exc.gone and _is_delete(body):
             # A deleted actor's key is gone too (410); we hold nothing of theirs to remove.
             return web.Response(status=202)
-        return refuse(401, exc.reason)
+        return refuse(401, exc.reason, "key_unavailable")
     sender_host = convert.host_of(signer.key_owner)
     # A verified request proves the host is up: deliveries waiting for it need not wait out their backoff.
     delivery = request.app[DELIVERY]
@@ -167,23 +176,24 @@ async def post_inbox(request: web.Request) -> web.Response:
         await delivery.peer_seen_alive(sender_host)
     wait = request.app[RATE_LIMIT].take(sender_host)
     if wait:
-        return refuse(429, "too many requests from your host", **{"Retry-After": retry_after_header(wait)})
+        return refuse(429, "too many requests from your host", "rate_limited",
+                      **{"Retry-After": retry_after_header(wait)})
     try:
         activity = loads_object(body, config.max_json_depth)
     except BadJSON as exc:
-        return refuse(400, str(exc))
+        return refuse(400, str(exc), "bad_json")
     actor = convert.ref(activity.get("actor"))
     if actor != signer.key_owner:
-        return refuse(401, "the activity's actor is not the owner of the signing key")
+        return refuse(401, "the activity's actor is not the owner of the signing key", "actor_not_signer")
     problem = origin_problem(activity, actor)
     if problem:
-        return refuse(400, problem)
+        return refuse(400, problem, "origin")
     try:
         await request.app[INBOX_WRITER].put(activity["id"], activity["type"], actor, recipient,
                                             body.decode("utf-8"))
     except StorageUnavailable as exc:
         log.warning("inbox refused %s from %s: storage unavailable (%s)", activity["id"], actor, exc)
-        return refuse(503, "storage is unavailable, try again later", **{"Retry-After": RETRY_AFTER_SECONDS})
+        return refuse(503, "storage is unavailable, try again later", "storage", **{"Retry-After": RETRY_AFTER_SECONDS})
     return web.Response(status=202)
 
 
