@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import aiosqlite
 
+log = logging.getLogger(__name__)
 MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Errors that mean "try again later", not "your input is bad".
 STORAGE_UNAVAILABLE = ("database or disk is full", "database is locked", "disk I/O error", "database is busy")
@@ -109,9 +111,27 @@ async def schema_version(db: aiosqlite.Connection) -> int:
     return int(row[0])
 
 
-async def migrate(db: aiosqlite.Connection) -> int:
-    """Apply every migration newer than the recorded version, each in its own transaction."""
+async def database_file(db: aiosqlite.Connection) -> Path | None:
+    async with db.execute("PRAGMA database_list") as cur:
+        for row in await cur.fetchall():
+            if row[1] == "main" and row[2]:
+                return Path(row[2])
+    return None
+
+
+async def migrate(db: aiosqlite.Connection, *, backup: bool = True) -> int:
+    """Apply every migration newer than the recorded version, each in its own transaction.
+
+    An upgrade (a database that already holds data, and migrations to apply) first writes a backup to
+    DATA/backups/; if that backup cannot be written, nothing is migrated."""
     current = await schema_version(db)
+    pending = [m for m in migrations() if m[0] > current]
+    if pending and current > 0 and backup and (path := await database_file(db)) is not None:
+        from node.commands.backup import before_migrating
+
+        written = await asyncio.to_thread(before_migrating, path, current, pending[-1][0])
+        log.warning("Upgrading the database from schema %d to %d; a backup was written first: %s",
+                    current, pending[-1][0], written)
     for version, name, sql in migrations():
         if version <= current:
             continue
@@ -127,6 +147,7 @@ async def migrate(db: aiosqlite.Connection) -> int:
             await db.rollback()
             raise
         await db.commit()
+        log.info("applied migration %s", name, extra={"migration": version})
         current = version
     return current
 

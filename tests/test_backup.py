@@ -10,7 +10,7 @@ import sys
 
 import aiohttp
 
-from tests.fediverse import AS_JSON, NodeProcess, free_port, init_node
+from tests.fediverse import AS_JSON, NodeProcess, cli, eventually, free_port, init_node
 
 
 async def congregation(*args: str) -> tuple[int, str, str]:
@@ -47,15 +47,36 @@ async def test_backup__taken_under_load_restores_the_same_actors_keys_and_every_
                 if len(acked) == 40:
                     under_way.set()
 
-        # When inbox POSTs keep arriving and a backup is taken in the middle of them
+        posted: list[str] = []
+        sending = True
+
+        async def member_posts() -> None:
+            """The member keeps posting, each post acknowledged when the command prints its id."""
+            i = 0
+            while sending:
+                i += 1
+                code, out, err = await congregation("post", "--as", "ada", "--visibility", "members",
+                                                    f"During the load {i}", "--data", str(config.data_dir))
+                assert code == 0, err
+                posted.append(f"During the load {i}")
+
+        # When inbox POSTs and member posts keep arriving and a backup is taken in the middle of them
         sender = asyncio.create_task(load(200))
+        poster = asyncio.create_task(member_posts())
         await asyncio.wait_for(under_way.wait(), 30)
-        acked_before = list(acked)
+
+        async def some_posted() -> bool:  # at least one member post acknowledged before the backup starts
+            return bool(posted)
+
+        await eventually(some_posted, timeout=30)
+        acked_before, posted_before = list(acked), list(posted)
         backup_file = tmp_path / "congregation-backup.tar.gz"
         code, out, err = await congregation("backup", str(backup_file), "--data", str(config.data_dir))
         assert code == 0, err
         await sender
-        assert len(acked) > len(acked_before)
+        sending = False
+        await poster
+        assert len(acked) > len(acked_before) and len(posted) > len(posted_before)
         live_keys = _rows(config.db_path, "SELECT username, private_key_pem, public_key_pem FROM local_actors"
                                           " ORDER BY id")
     finally:
@@ -69,7 +90,8 @@ async def test_backup__taken_under_load_restores_the_same_actors_keys_and_every_
     assert _rows(db, "SELECT username, private_key_pem, public_key_pem FROM local_actors ORDER BY id") == live_keys
     stored = {row[0] for row in _rows(db, "SELECT activity_id FROM inbox")}
     assert set(acked_before) <= stored
-    assert _rows(db, "SELECT source FROM posts") == [("Before the backup",)]
+    sources = {row[0] for row in _rows(db, "SELECT source FROM posts")}
+    assert {"Before the backup", *posted_before} <= sources
 
     # And the restored node serves the same Group with the same key
     again = NodeProcess(restored).start()
@@ -102,3 +124,21 @@ async def test_serve__sigterm_stops_the_node_cleanly_within_ten_seconds(tmp_path
     code = await asyncio.wait_for(asyncio.to_thread(node.proc.wait), 10)
     node.stop()
     assert code == 0 and "Traceback" not in node.log.read_text()
+
+
+def test_backup__a_large_database_shows_its_progress_in_a_log(tmp_path):
+    # Given a Congregation whose database has grown past 16 MiB (the size from which progress shows)
+    config = init_node(tmp_path / "big", free_port(), "Big")
+    with sqlite3.connect(config.db_path) as db:
+        db.execute("CREATE TABLE padding (blob BLOB)")
+        db.executemany("INSERT INTO padding VALUES (randomblob(1048576))", [()] * 24)
+    # When it is backed up with stderr going to a file (as under `docker exec` or cron)
+    code, out, err = cli("backup", str(tmp_path / "big.tar.gz"), "--data", str(config.data_dir))
+    # Then the log shows one line per tenth, ending at 100 %, and the backup holds every page
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "copied" in line]
+    percents = [int(line.rsplit("(", 1)[1].split(" ")[0]) for line in lines]
+    assert percents == sorted(set(percents)) and percents[-1] == 100 and len(percents) >= 5
+    restored = tmp_path / "restored"
+    assert cli("restore", str(tmp_path / "big.tar.gz"), "--data", str(restored))[0] == 0
+    assert _rows(restored / "congregation.sqlite3", "SELECT COUNT(*) FROM padding") == [(24,)]

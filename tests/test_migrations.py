@@ -9,6 +9,8 @@ import sqlite3
 import pytest
 
 from node import db as database
+from node.commands.backup import BackupError
+from tests.fediverse import cli
 
 LATEST = database.migrations()[-1][0]
 NOW = "2026-11-26T10:00:00.000000Z"
@@ -119,3 +121,49 @@ async def test_migrations__a_failing_migration_leaves_the_database_as_it_was(tmp
         for table, count in before.items():
             assert after.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == count, table
         assert after.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (LATEST - 1,)
+
+
+async def test_migrations__an_upgrade_first_writes_a_backup_that_restores_the_old_database(tmp_path):
+    # Given a Congregation's data directory left by the first release, with data in it
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "congregation.toml").write_text('[congregation]\nbase_url = "https://n.example"\nname = "N"\n')
+    path = data / "congregation.sqlite3"
+    migrate_to(path, 1)
+    before = seed(path, 1)
+    # When the current software opens it
+    db = await database.connect(path)
+    try:
+        assert await database.migrate(db) == LATEST
+        # (and a second start has nothing to migrate, so writes no second backup)
+        assert await database.migrate(db) == LATEST
+    finally:
+        await db.close()
+    # Then a backup of the old database was written first, and `congregation restore` brings it back as it was
+    written = sorted((data / "backups").iterdir())
+    assert [f.name.split("-from-")[0] for f in written] == [f"before-schema-{LATEST}"]
+    code, _, err = cli("restore", str(written[0]), "--data", str(tmp_path / "restored"))
+    assert code == 0, err
+    with sqlite3.connect(tmp_path / "restored" / "congregation.sqlite3") as old:
+        assert old.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (1,)
+        for table, count in before.items():
+            assert old.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == count, table
+    assert (tmp_path / "restored" / "congregation.toml").read_text() == (data / "congregation.toml").read_text()
+
+
+async def test_migrations__no_upgrade_when_the_backup_before_it_cannot_be_written(tmp_path):
+    # Given an old database whose backups folder cannot be made (a file is in its place)
+    path = tmp_path / "congregation.sqlite3"
+    migrate_to(path, 1)
+    seed(path, 1)
+    (tmp_path / "backups").write_text("not a folder")
+    # When the current software opens it, the upgrade is refused with a reason
+    db = await database.connect(path)
+    try:
+        with pytest.raises(BackupError, match="cannot write the backup taken before upgrading"):
+            await database.migrate(db)
+    finally:
+        await db.close()
+    # And nothing was migrated
+    with sqlite3.connect(path) as after:
+        assert after.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (1,)

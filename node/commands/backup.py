@@ -27,16 +27,32 @@ class BackupError(ConfigError):
     """A backup or restore cannot be made; the message says why."""
 
 
-def _progress(status: int, remaining: int, total: int) -> None:
-    if total > 4 * PAGES_PER_STEP and sys.stderr.isatty():
-        print(f"\r  copied {total - remaining:,} of {total:,} pages", end="", file=sys.stderr, flush=True)
+class _Progress:
+    """Progress of a large copy on stderr: a line that updates itself on a terminal, a line per tenth in a log."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.shown = -1
+
+    def __call__(self, status: int, remaining: int, total: int) -> None:
+        if total <= 4 * PAGES_PER_STEP:
+            return
+        done = total - remaining
+        if self.stream.isatty():
+            end = "\n" if remaining == 0 else ""
+            print(f"\r  copied {done:,} of {total:,} pages ({100 * done // total} %)", end=end, file=self.stream,
+                  flush=True)
+        elif (tenth := 10 * done // total) > self.shown:
+            self.shown = tenth
+            print(f"  copied {done:,} of {total:,} pages ({10 * tenth} %)", file=self.stream, flush=True)
 
 
-def backup(data: Path, target: Path) -> dict:
+def backup(data: Path, target: Path, *, db_file: str = configuration.DB_FILE, require_config: bool = True,
+           progress=None) -> dict:
     """Copy the live database with SQLite's online backup (a consistent snapshot, writers carry on) and pack it
     with the settings into `target`, written atomically."""
-    db_path, config_path = data / configuration.DB_FILE, data / configuration.CONFIG_FILE
-    if not db_path.is_file() or not config_path.is_file():
+    db_path, config_path = data / db_file, data / configuration.CONFIG_FILE
+    if not db_path.is_file() or (require_config and not config_path.is_file()):
         raise BackupError(f"{data} holds no Congregation (run `congregation init` first)")
     if target.exists():
         raise BackupError(f"{target} already exists; choose a new file name")
@@ -45,7 +61,7 @@ def backup(data: Path, target: Path) -> dict:
         source = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         dest = sqlite3.connect(copy)
         try:
-            source.backup(dest, pages=PAGES_PER_STEP, progress=_progress, sleep=0.005)
+            source.backup(dest, pages=PAGES_PER_STEP, progress=progress or _Progress(), sleep=0.005)
             schema = dest.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
             if dest.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise BackupError("the copy of the database fails its integrity check; the backup was not written")
@@ -61,10 +77,34 @@ def backup(data: Path, target: Path) -> dict:
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mtime = len(body), int(time.time())
             tar.addfile(info, io.BytesIO(body))
-            tar.add(config_path, arcname=configuration.CONFIG_FILE)
+            if config_path.is_file():
+                tar.add(config_path, arcname=configuration.CONFIG_FILE)
+            else:  # a bare database (tests, or a data directory whose settings live in the environment only)
+                info = tarfile.TarInfo(configuration.CONFIG_FILE)
+                info.mtime = int(time.time())
+                tar.addfile(info, io.BytesIO(b""))
             tar.add(copy, arcname=configuration.DB_FILE)
         os.replace(partial, target)
     return manifest
+
+
+BACKUPS_DIR = "backups"
+
+
+def before_migrating(db_path: Path, current: int, target: int) -> Path:
+    """The automatic backup taken before an upgrade migrates the database: DATA/backups/, restorable with
+    `congregation restore`. Raises BackupError if it cannot be written; then nothing is migrated."""
+    folder = db_path.parent / BACKUPS_DIR
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target_file = folder / f"before-schema-{target}-from-{current}-{stamp}.tar.gz"
+    try:
+        folder.mkdir(exist_ok=True)
+        backup(db_path.parent, target_file, db_file=db_path.name, require_config=False,
+               progress=lambda *_: None)  # the log says when it starts and where it went
+    except OSError as exc:
+        raise BackupError(f"cannot write the backup taken before upgrading the database ({exc.strerror or exc});"
+                          " nothing was changed") from None
+    return target_file
 
 
 def restore(source: Path, data: Path) -> dict:
