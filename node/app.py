@@ -80,7 +80,7 @@ async def _http(app: web.Application) -> AsyncIterator[None]:
                         connect_timeout=config.fetch_connect_timeout, total_timeout=config.fetch_total_timeout,
                         max_redirects=config.fetch_max_redirects, signer=signer)
     app[HTTP] = client
-    app[KEYS] = KeyResolver(app[DB], client, config.key_refetch_seconds)
+    app[KEYS] = KeyResolver(app[DB], client, config.key_refetch_seconds, local_base=config.base_url)
     app[INBOX_WORKER] = InboxWorker(InboxContext(app[DB], config, client, app[KEYS]))
     app[DELIVERY] = DeliveryWorker(app[DB], config, client)
     app[DECISIONS] = DecisionClock(app[DB], config, client)

@@ -20,6 +20,8 @@ from node.activitypub.documents import actor_id
 from node.activitypub.fetch import HttpClient
 from node.commands import backup as backup_command
 from node.commands import demo as demo_command
+from node.commands import doctor as doctor_command
+from node.commands import export as export_command
 from node.commands import members as members_command
 from node.commands import post as post_command
 from node.commands import propose as propose_command
@@ -316,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     propose_command.add_parsers(sub, data_arg)
     vote_command.add_parser(sub, data_arg)
     verify_decisions_command.add_parser(sub)
+    doctor_command.add_parser(sub, data_arg)
+    export_command.add_parser(sub, data_arg)
     return parser
 
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding
 
 from node.activitypub import rfc9421, signatures
+from node.store import local_actors
 from tests.fediverse import AS_JSON, FakeActor, InProcessNode
 
 # --- helpers -------------------------------------------------------------------------------------------------
@@ -500,6 +501,22 @@ async def test_get_actor__authorized_fetch_refuses_signature_for_another_path(ma
     node = await make_node(authorized_fetch=True)
     headers = {**remote.signed_headers("GET", node.group_id + "/followers", None), "Accept": AS_JSON}
     async with session.get(node.group_id, headers=headers) as response:
+        assert response.status == 401
+
+
+async def test_get_actor__authorized_fetch_serves_a_get_signed_by_its_own_group(make_node, session):
+    # A GET signed with the node's own key (as `congregation doctor` would send) is checked against the key in
+    # the database: fetching it from itself with a signed GET would wait on its own key lookup.
+    node = await make_node(authorized_fetch=True)
+    group = await local_actors.group(node.db)
+    key = signatures.load_private_key(group.private_key_pem)
+    headers = {**signatures.sign("GET", node.group_id, node.group_id + "#main-key", key, None, None),
+               "Accept": AS_JSON}
+    async with asyncio.timeout(10), session.get(node.group_id, headers=headers) as response:
+        assert response.status == 200
+    forged = {**signatures.sign("GET", node.group_id, node.base + "/actors/nobody#main-key", key, None, None),
+              "Accept": AS_JSON}
+    async with asyncio.timeout(10), session.get(node.group_id, headers=forged) as response:
         assert response.status == 401
 
 

@@ -17,7 +17,7 @@ from node.activitypub.convert import BadDocument, keys_of, origin, parse_actor, 
 from node.activitypub.fetch import FetchError, HttpClient, strip_fragment
 from node.activitypub.signatures import PublicKey, load_public_key
 from node.db import transaction
-from node.store import remote
+from node.store import local_actors, remote
 
 log = logging.getLogger(__name__)
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -64,8 +64,11 @@ class KeyResolver:
     """key id → (owner, key), with a memory cache in front of the remote_keys table."""
 
     def __init__(self, db: aiosqlite.Connection, client: HttpClient, refetch_seconds: int,
-                 memory_size: int = 20_000):
+                 memory_size: int = 20_000, local_base: str | None = None):
         self.db = db
+        # Our own actors' keys are read from our database: fetching them from ourselves with a signed GET
+        # (authorized_fetch) would wait on its own key lookup.
+        self.local_actors_prefix = f"{local_base}/actors/" if local_base else None
         self.client = client
         self.refetch_seconds = refetch_seconds
         self.memory_size = memory_size
@@ -82,7 +85,16 @@ class KeyResolver:
         if cached is not None:
             self._remember({key_id: cached})
             return self._resolved(key_id, *cached)
+        if self.local_actors_prefix and key_id.startswith(self.local_actors_prefix):
+            return await self._local(key_id)
         return await self._fetch_once(key_id)
+
+    async def _local(self, key_id: str) -> ResolvedKey:
+        path, _, fragment = key_id.partition("#")
+        actor = await local_actors.by_username(self.db, path[len(self.local_actors_prefix):])
+        if actor is None or fragment != "main-key":
+            raise KeyUnavailable(f"no such key here: {key_id}", gone=True)
+        return self._resolved(key_id, self.local_actors_prefix + actor.username, actor.public_key_pem)
 
     async def _fetch_once(self, key_id: str) -> ResolvedKey:
         """One fetch per unknown key, however many requests signed with it arrive meanwhile."""
