@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.governance import crews
+from node.governance import crews, membership
 from node.governance.crews import CrewError
 from node.store import crews as store
 from tests.test_proposals import member
@@ -89,3 +89,23 @@ async def test_crew__bad_input_is_refused_and_changes_nothing(node):
         with pytest.raises(CrewError):
             await crews.start(node.db, ada, name, "", "", kind)
     assert await node.count("crews") == 0
+
+
+async def test_crew__a_member_removed_from_the_congregation_leaves_every_crew_and_stops_holding_up_a_join(node):
+    # Given a home crew of three, Dee asking to join it, Ada and Bo consenting, Cy not answering yet,
+    # and Cy asking to join a second crew
+    crew, (ada, bo, cy) = await home_crew(node, "ada", "bo", "cy")
+    dee = await member(node, "dee")
+    await crews.join(node.db, dee, crew.id, "", CREW_MAX)
+    request = await store.pending_request(node.db, crew.id, dee.id)
+    await crews.answer(node.db, ada, request.id, True, "", CREW_MAX)
+    await crews.answer(node.db, bo, request.id, True, "", CREW_MAX)
+    other, _ = await home_crew(node, "eve", "fay", "gus")
+    await crews.join(node.db, cy, other.id, "", CREW_MAX)
+    # When Cy is removed from the Congregation
+    await membership.remove(node.db, "cy", ada, "moved away and asked to be removed")
+    # Then Cy is in no crew, her own request is withdrawn, and Dee (whom everyone left had consented to) is in
+    assert set((await store.by_id(node.db, crew.id)).members) == {ada.id, bo.id, dee.id}
+    assert (await store.request_by_id(node.db, request.id)).state == "joined"
+    assert await store.pending_request(node.db, other.id, cy.id) is None
+    assert await store.of_member(node.db, cy.id) == []

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from node.db import transaction
+from node.db import now_iso, transaction
 from node.governance.membership import MembershipError
 from node.store import crews as store
 from node.store.crews import Crew, JoinRequest
@@ -137,6 +137,18 @@ async def leave(db: aiosqlite.Connection, actor: LocalActor, crew_id: int) -> li
         for request in await store.pending_requests(db, crew.id):
             await _admit_if_all_consented(db, request.id)
         return [CrewEvent("left", await store.by_id(db, crew.id), actor.id)]
+
+
+async def membership_ended(db: aiosqlite.Connection, actor_id: int) -> None:
+    """Someone left the Congregation or was removed: they leave every crew, their own requests to join are
+    withdrawn, and requests that waited only on their answer are now admitted. Runs inside the caller's
+    transaction (membership's), so the two changes commit together."""
+    for crew in await store.of_member(db, actor_id):
+        await store.remove_member(db, crew.id, actor_id)
+        for request in await store.pending_requests(db, crew.id):
+            await _admit_if_all_consented(db, request.id)
+    await db.execute("UPDATE crew_requests SET state = 'withdrawn', decided_at = ? WHERE actor_id = ?"
+                     " AND state = 'pending'", (now_iso(),  actor_id))
 
 
 async def _admit_if_all_consented(db: aiosqlite.Connection, request_id: int) -> None:

@@ -210,4 +210,7 @@ async def _end_membership(db: aiosqlite.Connection, actor_id: int, kind: str, by
             raise Conflict("the last Partner cannot leave or be removed: promote someone first")
         await local_actors.remove_member(db, actor.id)
         await accounts.delete_sessions_of(db, actor.id)
+        from node.governance.crews import membership_ended  # crews builds on membership: imported here
+
+        await membership_ended(db, actor.id)
         await invitations.record_event(db, kind, actor.id, by, actor.tier, reason)
