@@ -24,6 +24,16 @@ async def home_crew(node, *handles):
     return await store.by_id(node.db, crew.id), people
 
 
+async def dee_asks_and_two_consent(node, crew, ada, bo):
+    """Dee asks to join the crew; Ada and Bo consent. Returns Dee and her request."""
+    dee = await member(node, "dee")
+    await crews.join(node.db, dee, crew.id, "I'd love to join", CREW_MAX)
+    request = await store.pending_request(node.db, crew.id, dee.id)
+    await crews.answer(node.db, ada, request.id, True, "", CREW_MAX)
+    await crews.answer(node.db, bo, request.id, True, "", CREW_MAX)
+    return dee, request
+
+
 async def test_crew__join_happens_when_every_member_consents(node):
     crew, (ada, bo, cy) = await home_crew(node, "ada", "bo", "cy")
     assert set(crew.members) == {ada.id, bo.id, cy.id}
@@ -32,12 +42,8 @@ async def test_crew__join_happens_when_every_member_consents(node):
 async def test_crew__one_decline_and_the_join_does_not_happen(node):
     # Given a home crew of three and a member asking to join
     crew, (ada, bo, cy) = await home_crew(node, "ada", "bo", "cy")
-    dee = await member(node, "dee")
-    await crews.join(node.db, dee, crew.id, "I'd love to join", CREW_MAX)
-    request = await store.pending_request(node.db, crew.id, dee.id)
     # When two consent and one declines (no reason needed)
-    await crews.answer(node.db, ada, request.id, True, "", CREW_MAX)
-    await crews.answer(node.db, bo, request.id, True, "", CREW_MAX)
+    dee, request = await dee_asks_and_two_consent(node, crew, ada, bo)
     await crews.answer(node.db, cy, request.id, False, "", CREW_MAX)
     # Then she is not in the crew, and the request is over
     assert dee.id not in (await store.by_id(node.db, crew.id)).members
@@ -95,11 +101,7 @@ async def test_crew__a_member_removed_from_the_congregation_leaves_every_crew_an
     # Given a home crew of three, Dee asking to join it, Ada and Bo consenting, Cy not answering yet,
     # and Cy asking to join a second crew
     crew, (ada, bo, cy) = await home_crew(node, "ada", "bo", "cy")
-    dee = await member(node, "dee")
-    await crews.join(node.db, dee, crew.id, "", CREW_MAX)
-    request = await store.pending_request(node.db, crew.id, dee.id)
-    await crews.answer(node.db, ada, request.id, True, "", CREW_MAX)
-    await crews.answer(node.db, bo, request.id, True, "", CREW_MAX)
+    dee, request = await dee_asks_and_two_consent(node, crew, ada, bo)
     other, _ = await home_crew(node, "eve", "fay", "gus")
     await crews.join(node.db, cy, other.id, "", CREW_MAX)
     # When Cy is removed from the Congregation

@@ -164,7 +164,7 @@ async def test_export__holds_every_member_post_crew_proposal_and_decision_with_t
         assert len(doc[key]) == await node.count(table), key
     assert len(doc["formerMembers"]) == await node.count(
         "local_actors", "kind = 'Person' AND id NOT IN (SELECT actor_id FROM members)") == 1
-    assert sum(len(c["members"]) for c in doc["crews"]) == await node.count("crew_members") == 5
+    assert sum(len(c["members"]) for c in doc["crews"]) == await node.count("crew_members") == 4
     assert sum(len(p["stances"]) for p in doc["proposals"]) == await node.count("stances") == 7
 
     # And members are named by actor URI, with tier, profile, key and who invited them
@@ -211,8 +211,8 @@ async def test_export__holds_every_member_post_crew_proposal_and_decision_with_t
     assert exported_crews[home.uuid]["purpose"] == "peer support" and exported_crews[home.uuid]["rhythm"] == "weekly"
     assert exported_crews[home.uuid]["createdBy"] == f"{base}/actors/ada"
     assert [m["actor"].rsplit("/", 1)[1] for m in exported_crews[home.uuid]["members"]] == ["ada", "bo", "cy"]
-    # (removing a member does not take them out of their crews: the export shows what is stored)
-    assert [m["actor"].rsplit("/", 1)[1] for m in exported_crews[garden.uuid]["members"]] == ["dee", "eve"]
+    # (Eve, removed from the Congregation, left her crews with it)
+    assert [m["actor"].rsplit("/", 1)[1] for m in exported_crews[garden.uuid]["members"]] == ["dee"]
     assert DECLINE_REASON not in raw and "may I?" not in raw
 
     # And proposals carry their result and every stance cast, as history
