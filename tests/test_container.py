@@ -209,6 +209,11 @@ async def _two_siblings(a: Container, b: Container) -> None:
             assert podman("healthcheck", "run", node.name, check=False).returncode == 0
             assert node.inspect("{{.State.Health.Status}}") == "healthy"
 
+        # And `congregation doctor` inside A finds nothing wrong: base URL through Caddy, keys, disk, clock vs. B
+        code, out, err = a.congregation("doctor")
+        assert code == 0, out + err
+        assert [line.split()[0] for line in out.splitlines()] == ["ok"] * 6, out
+
         # And SIGTERM stops a container within 10 s, cleanly
         key_before = await _group_key(a)
         started = time.monotonic()
