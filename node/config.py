@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import ipaddress
 import os
 import re
 import tomllib
@@ -66,6 +68,9 @@ class Config:
     # The most people in one crew: a crew is a few who can hold each other (microsolidarity: 3 to 8).
     crew_max: int = 8
     session_days: int = 30
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDR networks): behind one, every
+    # request comes from the proxy's address, and the sign-in throttle needs the client's. Empty: none.
+    trusted_proxies: str = ""
     log_level: str = "INFO"
     # "json": one JSON object per line on stderr, for log collectors; "text": for people.
     log_format: str = "text"
@@ -159,8 +164,25 @@ def _validate(values: dict[str, Any]) -> None:
             raise ConfigError(f"setting {name}: must be at least 1, got {values[name]}")
     if values.get("crew_max", 8) < 3:
         raise ConfigError(f"setting crew_max: must be at least 3, got {values['crew_max']}")
+    if values.get("trusted_proxies"):
+        proxy_networks(values["trusted_proxies"])  # raises naming the setting
     if values.get("listen_port", 0) > 65535:
         raise ConfigError(f"setting listen_port: must be at most 65535, got {values['listen_port']}")
+
+
+@functools.cache
+def proxy_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The trusted_proxies setting as networks ("10.0.0.0/8, 127.0.0.1")."""
+    networks = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"setting trusted_proxies: {part!r} is not an address or network such as "
+                              "172.16.0.0/12") from None
+    return tuple(networks)
 
 
 def load(data_dir: Path | str, env: dict[str, str] | None = None, **overrides: Any) -> Config:

@@ -16,7 +16,7 @@ from node.config import Config, _coerce
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 # Settings the compose file or the image set themselves, and the data directory, which is not a setting.
-SET_BY_DEPLOY = {"base_url", "listen_host", "listen_port"}
+SET_BY_DEPLOY = {"base_url", "listen_host", "listen_port", "trusted_proxies"}
 
 
 def hadolint() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.web.auth import LOGIN_FAILURES_PER_HANDLE
+from node.web.auth import LOGIN_FAILURES_PER_ADDRESS, LOGIN_FAILURES_PER_HANDLE
 from tests.webclient import Visitor, make_member, text_of
 
 
@@ -93,3 +93,55 @@ async def test_signin__removed_members_session_ends(node, visitor):
     await remove(node.db, "bob", None, "asked to be removed")
     status, page = await visitor.get("/home")
     assert "<h1>Sign in</h1>" in page
+
+
+async def _fail_from(visitor: Visitor, forwarded_for: str, attempts: int) -> list[int]:
+    """Failed sign-ins for as many different handles (so only the per-address limit is reached)."""
+    statuses = []
+    for i in range(attempts):
+        csrf = await visitor.csrf()
+        async with visitor.session.post(visitor.url("/login"), allow_redirects=False,
+                                        data={"csrf": csrf, "handle": f"nobody{i}", "password": "wrong password"},
+                                        headers={"X-Forwarded-For": forwarded_for}) as r:
+            statuses.append(r.status)
+    return statuses
+
+
+async def test_signin__behind_a_trusted_proxy_one_client_is_throttled_not_everyone(make_node):
+    # Given a node behind a proxy on loopback (as the container is behind Caddy) and a member
+    node = await make_node(trusted_proxies="127.0.0.1/32, ::1")
+    await make_member(node, "ada")
+    attacker, ada = Visitor(node), Visitor(node)
+    try:
+        # When one client fails to sign in past the per-address limit (its own X-Forwarded-For hop is forged)
+        statuses = await _fail_from(attacker, "198.51.100.1, 203.0.113.9", LOGIN_FAILURES_PER_ADDRESS + 1)
+        # Then that client is held back
+        assert statuses[:LOGIN_FAILURES_PER_ADDRESS] == [401] * LOGIN_FAILURES_PER_ADDRESS
+        assert statuses[-1] == 429
+        # But a member coming through the same proxy from another address still signs in
+        ada.session.headers["X-Forwarded-For"] = "192.0.2.44"
+        status, page = await ada.sign_in("ada")
+        assert status == 200 and "Welcome, Ada" in text_of(page)
+    finally:
+        await attacker.close()
+        await ada.close()
+
+
+async def test_signin__without_trusted_proxies_a_forged_forwarded_for_changes_nothing(node):
+    # Given a node reached directly: X-Forwarded-For is the client's own word and is not believed
+    attacker = Visitor(node)
+    try:
+        statuses = [*(await _fail_from(attacker, "198.51.100.1", LOGIN_FAILURES_PER_ADDRESS)),
+                    *(await _fail_from(attacker, "198.51.100.2", 1))]
+    finally:
+        await attacker.close()
+    assert statuses[-1] == 429
+
+
+async def test_signin__a_bad_trusted_proxies_setting_stops_the_node_naming_it(tmp_path):
+    from node.config import ConfigError, load
+    from tests.fediverse import free_port, init_node
+
+    config = init_node(tmp_path / "n", free_port(), "N")
+    with pytest.raises(ConfigError, match=r"setting trusted_proxies: 'ten\.0\.0\.0/8' is not an address"):
+        load(config.data_dir, env={"CONGREGATION_TRUSTED_PROXIES": "127.0.0.1, ten.0.0.0/8"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 import time
 from collections import deque
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from node.appkeys import CONFIG, DB, MEMBER, NEW_CSRF, SESSION, SESSION_TOKEN
+from node.config import proxy_networks
 from node.db import transaction
 from node.governance import accounts
 from node.governance.membership import iso
@@ -142,6 +144,29 @@ def require_partner(handler: Handler) -> Handler:
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
     return wrapped
+
+
+def client_address(request: web.Request) -> str:
+    """Who is asking: the peer's address, or, when the peer is a trusted proxy (trusted_proxies), the nearest
+    address in X-Forwarded-For that is not one of them. Hops left of that were written by the client itself
+    and are not believed."""
+    remote = request.remote or "?"
+    networks = proxy_networks(request.app[CONFIG].trusted_proxies)
+    if not networks or not _within(remote, networks):
+        return remote
+    hops = [hop.strip() for value in request.headers.getall("X-Forwarded-For", ()) for hop in value.split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _within(hop, networks):
+            return hop[:64]
+    return remote
+
+
+def _within(address: str, networks) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 class LoginThrottle:

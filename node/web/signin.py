@@ -6,7 +6,7 @@ from aiohttp import web
 
 from node.appkeys import DB, LOGIN_THROTTLE
 from node.governance import accounts
-from node.web.auth import end_session, member, redirect, safe_next, start_session
+from node.web.auth import client_address, end_session, member, redirect, safe_next, start_session
 from node.web.render import render
 
 routes = web.RouteTableDef()
@@ -26,7 +26,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")))
     throttle = request.app[LOGIN_THROTTLE]
-    address = request.remote or "?"
+    address = client_address(request)
 
     async def error(message: str, status: int, **headers: str) -> web.Response:
         response = await render(request, "login.html", status=status, next=target, handle=handle, error=message)
