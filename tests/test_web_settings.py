@@ -91,7 +91,22 @@ async def test_settings__avatar_becomes_the_person_actors_icon(node, browsers):
     await upload(ada, PNG)
     async with ada.session.get(ada.url("/actors/ada"), headers=AS_JSON) as r:
         person = await r.json(content_type=None)
-    assert person["icon"] == {"type": "Image", "mediaType": "image/png", "url": f"{node.base}/actors/ada/avatar"}
+    icon = person["icon"]
+    assert (icon["type"], icon["mediaType"]) == ("Image", "image/png")
+    assert icon["url"].startswith(f"{node.base}/actors/ada/avatar?v=")
+    async with ada.session.get(icon["url"]) as r:
+        assert r.status == 200 and await r.read() == PNG
+
+
+async def test_settings__a_new_avatar_gets_a_new_icon_url(node, browsers):
+    # Mastodon downloads a remote avatar again only when its URL changes: each picture has its own
+    ada = await signed_in(node, browsers)
+    urls = []
+    for picture in (PNG, PNG + b"\0second"):
+        await upload(ada, picture)
+        async with ada.session.get(ada.url("/actors/ada"), headers=AS_JSON) as r:
+            urls.append((await r.json(content_type=None))["icon"]["url"])
+    assert urls[0] != urls[1]
 
 
 async def test_settings__no_avatar_no_icon_and_404(node, browsers):

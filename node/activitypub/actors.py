@@ -6,9 +6,9 @@ import json
 
 from aiohttp import web
 
+from node.activitypub import actor_updates
 from node.activitypub.documents import (
     AS_JSON,
-    actor_document,
     actor_id,
     collection,
     collection_page,
@@ -17,7 +17,7 @@ from node.activitypub.keys import KeyUnavailable
 from node.activitypub.signatures import SignatureError
 from node.activitypub.verify import SignatureCheck, check, pending_signature
 from node.appkeys import CONFIG, DB, KEYS
-from node.store import accounts, follows, local_actors, outbox
+from node.store import follows, local_actors, outbox
 from node.store.local_actors import LocalActor
 from node.web import public
 
@@ -65,18 +65,13 @@ async def _actor(request: web.Request) -> LocalActor:
     return actor
 
 
-def _manually_approves(request: web.Request, actor: LocalActor) -> bool:
-    return actor.kind == "Group" and request.app[CONFIG].public_follows != "auto"
-
-
 @routes.get("/actors/{username}")
 async def get_actor(request: web.Request) -> web.Response:
     actor = await _actor(request)
     config, db = request.app[CONFIG], request.app[DB]
     if wants_activity_json(request):
         await require_fetch_signature(request)
-        icon = await accounts.avatar_media_type(db, actor.id) if actor.kind == "Person" else None
-        return as_response(actor_document(config, actor, _manually_approves(request, actor), icon))
+        return as_response(await actor_updates.current_document(db, config, actor))
     return await public.actor_page(request, actor)
 
 

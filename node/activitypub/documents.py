@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from node.config import Config
@@ -45,8 +46,9 @@ def local_username(config: Config, uri: str) -> str | None:
 
 
 def actor_document(config: Config, actor: LocalActor, manually_approves: bool,
-                   avatar_media_type: str | None = None) -> dict[str, Any]:
-    """The Group or Person document, served at exactly its id; a Person with an avatar has an icon."""
+                   avatar: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The Group or Person document, served at exactly its id; a Person with an avatar (media type, when it
+    changed) has an icon."""
     uri = actor_id(config, actor.username)
     document: dict[str, Any] = {
         "@context": ACTOR_CONTEXT,
@@ -67,8 +69,10 @@ def actor_document(config: Config, actor: LocalActor, manually_approves: bool,
         "published": actor.created_at[:19] + "Z",
         "publicKey": {"id": key_id(config, actor.username), "owner": uri, "publicKeyPem": actor.public_key_pem},
     }
-    if actor.kind == "Person" and avatar_media_type:
-        document["icon"] = {"type": "Image", "mediaType": avatar_media_type, "url": f"{uri}/avatar"}
+    if actor.kind == "Person" and avatar:
+        # A new URL for each picture: Mastodon fetches an icon again only when its URL changes.
+        version = re.sub(r"[^0-9]", "", avatar[1])
+        document["icon"] = {"type": "Image", "mediaType": avatar[0], "url": f"{uri}/avatar?v={version}"}
     if actor.kind == "Group":
         # Lemmy reads attributedTo as the moderators collection; members may post (FEP-1b12).
         document["postingRestrictedToMods"] = False

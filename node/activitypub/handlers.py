@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from node.activitypub import inbound_notes, outbox
+from node.activitypub import actor_updates, inbound_notes, outbox
 from node.activitypub.convert import ref
 from node.activitypub.documents import actor_id, local_username
 from node.activitypub.fetch import HttpClient
@@ -106,6 +106,12 @@ async def on_delete(ctx: InboxContext, activity: dict[str, Any], actor: str) -> 
     return "actor deleted"
 
 
+async def on_update(ctx: InboxContext, activity: dict[str, Any], actor: str) -> str:
+    if actor_updates.is_actor(activity.get("object")):
+        return await actor_updates.on_update_actor(ctx, activity, actor)
+    return await inbound_notes.on_update(ctx, activity, actor)
+
+
 HANDLERS: dict[str, Handler] = {
     "Follow": on_follow,
     "Accept": on_accept,
@@ -113,7 +119,7 @@ HANDLERS: dict[str, Handler] = {
     "Undo": on_undo,
     "Delete": on_delete,
     "Create": inbound_notes.on_create,
-    "Update": inbound_notes.on_update,
+    "Update": on_update,
     "Announce": inbound_notes.on_announce,
     "Like": inbound_notes.on_like,
 }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
 import aiosqlite
 
 from node.db import transaction
@@ -19,6 +22,33 @@ _MAGIC = (
 )
 
 
+@dataclass(frozen=True)
+class ProfileEvent:
+    """A member's public profile changed: copies of their actor held elsewhere are out of date."""
+
+    kind: str  # profile | avatar | avatar-removed
+    actor: LocalActor  # as it is after the change
+
+
+# Called inside the transaction that made the events, so what federation queues commits with the change.
+Publisher = Callable[[aiosqlite.Connection, list[ProfileEvent]], Awaitable[None]]
+
+
+async def _publish(db: aiosqlite.Connection, publish: Publisher | None, events: list[ProfileEvent]
+                   ) -> list[ProfileEvent]:
+    if publish is not None and events:
+        await publish(db, events)
+    return events
+
+
+async def _changed(db: aiosqlite.Connection, kind: str, member: LocalActor) -> list[ProfileEvent]:
+    return [ProfileEvent(kind, await local_actors.by_id(db, member.id))]
+
+
+class TooLarge(MembershipError):
+    """An upload is larger than an avatar may be."""
+
+
 def image_type(data: bytes) -> str | None:
     """image/png, image/jpeg, image/gif or image/webp by magic bytes; None for anything else."""
     for magic, media_type in _MAGIC:
@@ -29,29 +59,39 @@ def image_type(data: bytes) -> str | None:
     return None
 
 
-async def update_profile(db: aiosqlite.Connection, member: LocalActor, display_name: str, bio: str) -> None:
+async def update_profile(db: aiosqlite.Connection, member: LocalActor, display_name: str, bio: str,
+                         publish: Publisher | None = None) -> list[ProfileEvent]:
     """Set a member's display name (empty: their handle) and bio, as their Person actor shows them."""
     name = check_display_name(display_name, member.username)
     bio = check_bio(bio)
     async with transaction(db):
+        current = await local_actors.by_id(db, member.id)
+        if current is not None and (current.display_name, current.summary) == (name, bio):
+            return []
         await local_actors.set_profile(db, member.id, name, bio)
+        return await _publish(db, publish, await _changed(db, "profile", member))
 
 
-async def set_avatar(db: aiosqlite.Connection, member: LocalActor, data: bytes) -> str:
-    """Store an avatar after checking its size and kind; returns its media type."""
+async def set_avatar(db: aiosqlite.Connection, member: LocalActor, data: bytes,
+                     publish: Publisher | None = None) -> list[ProfileEvent]:
+    """Store an avatar after checking its size and kind."""
     if not data:
         raise MembershipError("choose an image file")
     if len(data) > MAX_AVATAR:
-        raise MembershipError(f"an avatar is at most {MAX_AVATAR // (1024 * 1024)} MiB")
+        raise TooLarge(f"the picture is larger than {MAX_AVATAR // (1024 * 1024)} MiB")
     media_type = image_type(data)
     if media_type is None:
         raise MembershipError("an avatar must be a PNG, JPEG, GIF or WebP image")
     async with transaction(db):
         await accounts.set_avatar(db, member.id, media_type, data)
-    return media_type
+        return await _publish(db, publish, await _changed(db, "avatar", member))
 
 
-async def delete_avatar(db: aiosqlite.Connection, member: LocalActor) -> None:
-    """Remove a member's avatar; removing none is not an error."""
+async def delete_avatar(db: aiosqlite.Connection, member: LocalActor, publish: Publisher | None = None
+                        ) -> list[ProfileEvent]:
+    """Remove a member's avatar; removing none is not an error, and changes nothing."""
     async with transaction(db):
+        if await accounts.avatar_media_type(db, member.id) is None:
+            return []
         await accounts.delete_avatar(db, member.id)
+        return await _publish(db, publish, await _changed(db, "avatar-removed", member))

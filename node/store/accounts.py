@@ -111,9 +111,15 @@ async def delete_avatar(db: aiosqlite.Connection, actor_id: int) -> None:
 
 async def avatar_media_type(db: aiosqlite.Connection, actor_id: int) -> str | None:
     """The avatar's media type without reading its bytes: enough to say the actor has an icon."""
-    async with db.execute("SELECT media_type FROM avatars WHERE actor_id = ?", (actor_id,)) as cur:
+    found = await avatar_meta(db, actor_id)
+    return found[0] if found else None
+
+
+async def avatar_meta(db: aiosqlite.Connection, actor_id: int) -> tuple[str, str] | None:
+    """(media type, when it last changed) of a member's avatar, without reading its bytes."""
+    async with db.execute("SELECT media_type, updated_at FROM avatars WHERE actor_id = ?", (actor_id,)) as cur:
         row = await cur.fetchone()
-    return row[0] if row else None
+    return (row[0], row[1]) if row else None
 
 
 async def avatar_versions(db: aiosqlite.Connection) -> dict[int, str]:

@@ -7,16 +7,19 @@ from typing import Any
 
 from aiohttp import web
 
-from node.appkeys import DB, SESSION
+from node.activitypub import actor_updates
+from node.appkeys import CONFIG, DB, SESSION
 from node.governance import accounts, membership, profiles
 from node.governance.membership import MembershipError
 from node.store import accounts as accounts_store
-from node.web.auth import end_session, member, redirect, require_member, start_session
+from node.web.auth import allow_body, end_session, member, redirect, require_member, start_session
 from node.web.members import field, form_status, read_form, sentence
 from node.web.render import render
 
 routes = web.RouteTableDef()
 MAX_TOKEN = 100
+# A picture up to this size is read and refused beside the form; past it, the request is refused unread (413).
+AVATAR_FORM_BYTES = 8 * profiles.MAX_AVATAR
 SAVED = {"profile": "Your profile is saved.", "password": "Your password is changed; other sessions have ended.",
          "avatar": "Your avatar is saved.", "avatar-removed": "Your avatar is removed."}
 
@@ -40,11 +43,12 @@ async def settings_page(request: web.Request) -> web.Response:
 @routes.post("/settings/profile")
 @require_member
 async def save_profile(request: web.Request) -> web.Response:
-    """Display name and bio, as the member's Person actor shows them."""
+    """Display name and bio, as the member's Person actor shows them; followers and siblings are told."""
     form = await read_form(request)
     display_name, bio = field(form, "display_name"), field(form, "bio", 100_000)
     try:
-        await profiles.update_profile(request.app[DB], member(request), display_name, bio)
+        await profiles.update_profile(request.app[DB], member(request), display_name, bio,
+                                      publish=actor_updates.publisher(request.app[CONFIG]))
     except MembershipError as exc:
         return await _page(request, form_status(exc), errors={"profile": sentence(exc)}, display_name=display_name,
                            bio=bio)
@@ -68,6 +72,7 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 @routes.post("/settings/avatar")
+@allow_body(AVATAR_FORM_BYTES)
 @require_member
 async def upload_avatar(request: web.Request) -> web.Response:
     """An avatar image; its bytes, not its name or declared type, decide whether it is one."""
@@ -77,7 +82,10 @@ async def upload_avatar(request: web.Request) -> web.Response:
     data = (await asyncio.to_thread(upload.file.read, profiles.MAX_AVATAR + 1)
             if isinstance(upload, web.FileField) else b"")
     try:
-        await profiles.set_avatar(request.app[DB], member(request), data)
+        await profiles.set_avatar(request.app[DB], member(request), data,
+                                  publish=actor_updates.publisher(request.app[CONFIG]))
+    except profiles.TooLarge as exc:
+        return await _page(request, 413, errors={"avatar": sentence(exc)})
     except MembershipError as exc:
         return await _page(request, form_status(exc), errors={"avatar": sentence(exc)})
     return redirect("/settings?saved=avatar")
@@ -88,7 +96,7 @@ async def upload_avatar(request: web.Request) -> web.Response:
 async def delete_avatar(request: web.Request) -> web.Response:
     """Go back to no avatar."""
     await read_form(request)
-    await profiles.delete_avatar(request.app[DB], member(request))
+    await profiles.delete_avatar(request.app[DB], member(request), publish=actor_updates.publisher(request.app[CONFIG]))
     return redirect("/settings?saved=avatar-removed")
 
 

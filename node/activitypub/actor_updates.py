@@ -1,0 +1,90 @@
+"""Update of an actor, both ways: ours go out with the whole new document (as Mastodon and GoToSocial send
+them); a remote actor's own Update refreshes our copy of it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from node.activitypub import outbox
+from node.activitypub.convert import ACTOR_TYPES, PUBLIC, BadDocument, keys_of, origin, parse_actor, ref, types_of
+from node.activitypub.documents import AS_CONTEXT, actor_document, actor_id
+from node.config import Config
+from node.db import now_iso, transaction
+from node.governance.profiles import ProfileEvent, Publisher
+from node.store import accounts, local_actors, remote
+from node.store import posts as posts_store
+from node.store.local_actors import LocalActor
+
+if TYPE_CHECKING:
+    from node.activitypub.handlers import InboxContext
+
+
+async def current_document(db: aiosqlite.Connection, config: Config, actor: LocalActor) -> dict[str, Any]:
+    """The actor's document exactly as GET /actors/{username} serves it."""
+    avatar = await accounts.avatar_meta(db, actor.id) if actor.kind == "Person" else None
+    manually_approves = actor.kind == "Group" and config.public_follows != "auto"
+    return actor_document(config, actor, manually_approves, avatar)
+
+
+def update_activity(document: dict[str, Any]) -> dict[str, Any]:
+    """Update(actor) with the full document; a new id each time, so receivers never drop one as a duplicate."""
+    uri = document["id"]
+    # The embedded document keeps its own @context, for the extension terms only it uses.
+    return {"@context": AS_CONTEXT, "id": f"{uri}#updates/{uuid.uuid4()}", "type": "Update", "actor": uri,
+            "published": now_iso()[:19] + "Z", "to": [PUBLIC], "cc": [document["followers"]], "object": document}
+
+
+async def send_update(db: aiosqlite.Connection, config: Config, actor: LocalActor) -> dict[str, Any]:
+    """Queue Update(actor) for everyone who may hold the old document (call inside the changing transaction)."""
+    document = await current_document(db, config, actor)
+    inboxes = await posts_store.follower_inboxes(db, document["id"])
+    group = await local_actors.group(db)
+    if group is not None and group.id != actor.id:
+        # Sibling Congregations meet members through the Group's Announces, and cache them from there.
+        inboxes += await posts_store.follower_inboxes(db, actor_id(config, group.username))
+    activity = update_activity(document)
+    await outbox.publish(db, actor, activity, inboxes)
+    return activity
+
+
+def publisher(config: Config) -> Publisher:
+    """For governance.profiles: one Update per changed actor, in the transaction of the change."""
+    async def publish(db: aiosqlite.Connection, events: list[ProfileEvent]) -> None:
+        for actor in {event.actor.id: event.actor for event in events}.values():
+            await send_update(db, config, actor)
+    return publish
+
+
+def is_actor(document: Any) -> bool:
+    return isinstance(document, dict) and any(kind in ACTOR_TYPES for kind in types_of(document))
+
+
+async def on_update_actor(ctx: InboxContext, activity: dict[str, Any], actor: str) -> str:
+    """Refresh our copy of `actor` (name, summary, icon, keys) from the document it sends about itself."""
+    document = activity["object"]
+    # The inbox only checked the object's origin: on a shared host, one account could rewrite another.
+    if ref(document) != actor:
+        return "ignored: an actor may update only itself"
+    try:
+        parsed = parse_actor(document)
+    except BadDocument as exc:
+        return f"ignored: {exc}"
+    held = await remote.actor(ctx.db, actor)
+    if held is None or held.deleted_at is not None:
+        return "ignored: Update of an actor we do not hold"
+    # As when a key is fetched: the actor vouches only for its own keys, on its own origin.
+    keys = {key_id: entry for key_id, entry in keys_of(document).items()
+            if entry[0] == actor and origin(key_id) == origin(actor)}
+    async with transaction(ctx.db):
+        await remote.upsert_actor(ctx.db, parsed, json.dumps(document))
+        if keys:
+            # A key the actor no longer lists must stop verifying its signatures (key rotation).
+            await remote.delete_keys_of(ctx.db, actor)
+            for key_id, (owner, material) in keys.items():
+                await remote.upsert_key(ctx.db, key_id, owner, material)
+    ctx.keys.forget(actor)
+    return "actor updated"
