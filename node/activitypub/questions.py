@@ -4,26 +4,21 @@ voters are all members here, so nobody elsewhere needs them."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from html import escape
 from typing import Any
-from uuid import uuid4
 
 import aiosqlite
 
 from node.activitypub import outbox
 from node.activitypub.convert import PUBLIC, ref, types_of
 from node.activitypub.documents import AS_CONTEXT, actor_id
-from node.activitypub.fetch import FetchError
 from node.activitypub.outbox import new_activity_id
-from node.activitypub.remote_actors import ActorUnavailable, get_remote_actor
 from node.config import Config
-from node.db import now_iso, transaction
 from node.governance import proposals
 from node.governance.proposals import ProposalEvent
 from node.governance.tally import Tally
-from node.store import local_actors, remote_objects
+from node.store import local_actors
 from node.store import posts as posts_store
 from node.store import proposals as proposals_store
 from node.store.proposals import Proposal
@@ -165,37 +160,3 @@ def poll_options(document: dict[str, Any]) -> tuple[tuple[str, ...], bool]:
 def poll_closed(document: dict[str, Any], now_iso: str) -> bool:
     end = document.get("endTime")
     return bool(document.get("closed")) or (isinstance(end, str) and end[:19] <= now_iso[:19])
-
-
-async def send_vote(db: aiosqlite.Connection, config: Config, client, member, question: str,
-                    choices: list[str]) -> list[str]:
-    """A member votes on a poll from elsewhere (a sibling's public proposal, a Mastodon poll): one
-    Create(Note{name, inReplyTo}) per choice, to the poll's author, as Mastodon does. Returns activity ids."""
-    held = await remote_objects.get(db, question)
-    if held is None or held.type != "Question" or held.deleted_at is not None:
-        raise VoteError("that poll is not known here")
-    document = json.loads(await remote_objects.document(db, question))
-    options, multiple = poll_options(document)
-    picked = list(dict.fromkeys(choices))
-    if not picked or any(c not in options for c in picked):
-        raise VoteError(f"choose one of: {', '.join(options)}")
-    if len(picked) > 1 and not multiple:
-        raise VoteError("this poll takes one choice")
-    if poll_closed(document, now_iso()):
-        raise VoteError("this poll is closed")
-    try:
-        author = await get_remote_actor(db, client, held.author)
-    except (ActorUnavailable, FetchError) as exc:
-        raise VoteError(f"the poll's author cannot be reached: {exc}") from None
-    voter = actor_id(config, member.username)
-    sent = []
-    async with transaction(db):
-        for choice in picked:
-            note_id = f"{config.base_url}/votes/{uuid4()}"
-            note = {"id": note_id, "type": "Note", "attributedTo": voter, "name": choice, "inReplyTo": question,
-                    "to": [held.author]}
-            activity = {"@context": AS_CONTEXT, "id": note_id + "/activity", "type": "Create", "actor": voter,
-                        "to": [held.author], "object": note}
-            await outbox.publish(db, member, activity, [author.inbox])
-            sent.append(activity["id"])
-    return sent

@@ -1,5 +1,5 @@
 """`congregation vote URL CHOICE… --as HANDLE`: a member takes part in a proposal — one of ours, or a poll
-from a sibling Congregation or elsewhere in the fediverse (sent as Mastodon sends votes)."""
+from a sibling Congregation or elsewhere in the fediverse (node.polls: sent as Mastodon sends votes, once)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 
 from node import config as configuration
 from node import db as database
+from node import polls
 from node.activitypub import questions
 from node.activitypub.documents import actor_id
 from node.activitypub.fetch import HttpClient
@@ -39,7 +40,7 @@ async def cmd_vote(args: argparse.Namespace) -> int:
                                  args.reason, publish=questions.publisher(config))
             print(f"@{member.username} stands at {', '.join(args.choices)} on “{proposal.title}”.")
         else:
-            sent = await questions.send_vote(db, config, client, member, args.url, args.choices)
+            sent = await polls.vote(db, config, client, member, args.url, args.choices)
             print(f"Vote sent ({len(sent)} activit{'ies' if len(sent) != 1 else 'y'} queued for delivery).")
         return 0
     except (proposals.ProposalError, questions.VoteError) as exc:

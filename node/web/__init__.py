@@ -7,7 +7,7 @@ from importlib import resources
 from aiohttp import web
 
 from node.appkeys import LOGIN_THROTTLE, TEMPLATES
-from node.web import crews, follows, home, invitations, members, proposals, public, settings, signin
+from node.web import crews, follows, home, invitations, members, polls, proposals, public, settings, signin
 from node.web.auth import LoginThrottle, session_middleware
 from node.web.render import SECURITY_HEADERS, environment, render
 
@@ -48,7 +48,7 @@ def setup(app: web.Application) -> None:
     app[TEMPLATES] = environment()
     app[LOGIN_THROTTLE] = LoginThrottle()
     app.middlewares.extend([html_errors, session_middleware])
-    for module in (signin, home, members, invitations, follows, settings, crews, proposals, public):
+    for module in (signin, home, members, invitations, follows, settings, crews, proposals, polls, public):
         app.add_routes(module.routes)
     app.router.add_static("/static", str(resources.files("node.web") / "static"), append_version=False)
     app.on_response_prepare.append(_static_headers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiohttp import web
 
 from node.appkeys import CONFIG, DB
@@ -25,8 +27,18 @@ def _private(response: web.Response) -> web.Response:
     return response
 
 
-async def _home(request: web.Request, status: int = 200, text: str = "", visibility: str = DEFAULT_VISIBILITY,
-                error: str | None = None) -> web.Response:
+@dataclass(frozen=True)
+class PollAlert:
+    """Why a vote in a poll was refused: shown by that poll when it is on the page, else above the timeline."""
+
+    uri: str
+    message: str
+    inline: bool = False
+
+
+async def render_home(request: web.Request, status: int = 200, text: str = "", visibility: str = DEFAULT_VISIBILITY,
+                      error: str | None = None, poll_alert: PollAlert | None = None) -> web.Response:
+    """The home page; a refused post or vote comes back with `status`, its message and what was typed."""
     db, config = request.app[DB], request.app[CONFIG]
     me = member(request)
     crews = await crews_store.of_member(db, me.id)
@@ -34,10 +46,14 @@ async def _home(request: web.Request, status: int = 200, text: str = "", visibil
         visibility = "members"  # a choice the form no longer offers falls back to the safest one
     cursor = before(request)
     shown, older = page(await timeline.home(db, me.id, config.page_size + 1, cursor), config.page_size)
+    posts = await items(request, shown, me.id)
+    if poll_alert is not None:
+        poll_alert = PollAlert(poll_alert.uri, poll_alert.message,
+                               any(item.poll is not None and item.poll.uri == poll_alert.uri for item in posts))
     response = await render(
         request, "home.html", status=status, text=text, visibility=visibility, error=error, max_source=MAX_SOURCE,
-        crews=crews,
-        items=await items(request, shown, me.id), older=older, newer=cursor is not None,
+        crews=crews, poll_error=poll_alert,
+        items=posts, older=older, newer=cursor is not None,
         timeline_path="/home", timeline_heading="Timeline",
         timeline_empty="Nothing here yet: write the first post, or follow a Congregation.")
     return _private(response)
@@ -47,7 +63,7 @@ async def _home(request: web.Request, status: int = 200, text: str = "", visibil
 @require_member
 async def home(request: web.Request) -> web.Response:
     """Newest first: this node's posts, and public posts from siblings and from those the Group follows."""
-    return await _home(request)
+    return await render_home(request)
 
 
 def _field(form, name: str) -> str:
@@ -63,11 +79,11 @@ async def compose(request: web.Request) -> web.StreamResponse:
     text, visibility = _field(form, "text"), _field(form, "visibility")
     kind, crew_id = _visibility(visibility)
     if kind not in VISIBILITIES:
-        return await _home(request, 400, text, DEFAULT_VISIBILITY, "Choose who can see the post.")
+        return await render_home(request, 400, text, DEFAULT_VISIBILITY, "Choose who can see the post.")
     try:
         await publish_post(request.app[DB], request.app[CONFIG], member(request), text, kind, crew_id=crew_id)
     except PostError as exc:
-        return await _home(request, 400, text, visibility, _sentence(str(exc)))
+        return await render_home(request, 400, text, visibility, _sentence(str(exc)))
     return redirect("/home")
 
 

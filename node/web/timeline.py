@@ -4,16 +4,62 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import unescape
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from node import polls
 from node.activitypub.documents import actor_id
 from node.appkeys import CONFIG, DB
 from node.store import crews as crews_store
 from node.store import timeline
 from node.store.timeline import BadCursor, Cursor, Entry
+
+
+@dataclass(frozen=True)
+class PollView:
+    """A poll from elsewhere under its post: a form while it is open and the member has not voted, else counts."""
+
+    uri: str
+    question: str           # the fieldset's legend
+    options: tuple[polls.Option, ...]
+    multiple: bool
+    open: bool
+    end_time: str | None
+    closes_in: str          # "in 2 days"; empty once closed
+    counted: bool
+    voters: int | None
+    mine: tuple[str, ...]
+
+
+def _moment(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def closes_in(end_time: str | None, now: datetime | None = None) -> str:
+    """How long until a poll closes, for people: "in 2 days", "in 5 hours"; empty without a (future) end."""
+    end = _moment(end_time) if end_time else None
+    if end is None:
+        return ""
+    left = (end - (now or datetime.now(UTC))).total_seconds()
+    for unit, seconds in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if left >= seconds:
+            count = int(left // seconds)
+            return f"in {count} {unit}{'s' if count != 1 else ''}"
+    return "in less than a minute" if left > 0 else ""
+
+
+def poll_view(poll: polls.RemotePoll, question: str) -> PollView:
+    return PollView(uri=poll.uri, question=question, options=poll.options, multiple=poll.multiple,
+                    open=not poll.closed, end_time=poll.end_time,
+                    closes_in="" if poll.closed else closes_in(poll.end_time), counted=poll.counted,
+                    voters=poll.voters, mine=poll.mine)
 
 
 @dataclass(frozen=True)
@@ -35,6 +81,7 @@ class Item:
     origin: str | None      # remote posts: "sibling" or "followed"
     own: bool
     crew_name: str | None = None  # crew posts: the crew that alone can read it
+    poll: PollView | None = None  # remote Questions: options, counts, the member's vote
 
 
 def before(request: web.Request) -> Cursor | None:
@@ -72,6 +119,7 @@ async def items(request: web.Request, entries: list[Entry], viewer_id: int | Non
     if remote_uris:
         sibling_uris = await timeline.sibling_uris(db, actor_id(config, config.group_handle))
     sibling_origins = {_origin(uri) for uri in sibling_uris}
+    remote_polls = await polls.polls_for(db, config, viewer_id, {e.ref for e in entries if e.author_uri is not None})
     crew_names = {}
     for crew_id in {e.crew_id for e in entries if e.crew_id is not None}:
         crew = await crews_store.by_id(db, crew_id)
@@ -97,12 +145,14 @@ async def items(request: web.Request, entries: list[Entry], viewer_id: int | Non
         # A sibling's member posts to their own Group (FEP-1b12 audience) from the Group's origin.
         sibling = (entry.audience in sibling_uris or entry.author_uri in sibling_uris
                    or _origin(entry.author_uri) in sibling_origins)
+        poll = remote_polls.get(entry.ref)
         result.append(Item(
             anchor=f"remote-{entry.rid}", url=entry.ref, uuid=None,
             author_name=(known.display_name if known else None) or username,
             author_handle=f"@{username}@{host}", author_url=entry.author_uri, avatar=None,
             published=entry.published or entry.at, edited=entry.updated is not None, content=entry.content,
-            name=entry.name, visibility="public", origin="sibling" if sibling else "followed", own=False))
+            name=entry.name, visibility="public", origin="sibling" if sibling else "followed", own=False,
+            poll=poll_view(poll, entry.name or excerpt(entry.content) or "Poll") if poll else None))
     return result
 
 
