@@ -112,3 +112,18 @@ async def test_visibility__public_post_reaches_the_siblings_members_badged_sibli
     for path in ("/actors/group", "/actors/ada", "/feed.atom", f"/posts/{public}"):
         status, page = await anon.get(path)
         assert status == 200 and "Garden open day" in page and _no_trace(page, secret), path
+
+
+async def test_visibility__a_sibling_members_post_shows_her_name_not_a_guess_from_her_url(world):
+    alpha, beta, browsers = world
+    # Given Ada, whose display name is not her handle, posts for everyone
+    ada = await local_actors.by_username(alpha.db, "ada")
+    await local_actors.set_profile(alpha.db, ada.id, "Ada Lovelace", "")
+    await alpha.db.commit()
+    await _post(browsers["ada"], PUBLIC, "public")
+    # When it reaches Beta through Alpha's Announce (signed by the Group, not by her)
+    await exchange(alpha, beta)
+    # Then Beta has met her (her actor is fetched once) and Bea sees her name
+    assert await beta.count("remote_actors", "uri = ?", f"{alpha.base}/actors/ada") == 1
+    status, page = await browsers["bea"].get("/home")
+    assert status == 200 and "Ada Lovelace" in text_of(page)

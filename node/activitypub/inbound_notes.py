@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from node.activitypub import fanout, questions
@@ -10,10 +11,13 @@ from node.activitypub.convert import BadDocument, is_http_url, origin, ref, type
 from node.activitypub.documents import actor_id, local_username
 from node.activitypub.fetch import FetchError
 from node.activitypub.notes import NOTE_TYPES, addressees, parse_note
+from node.activitypub.remote_actors import ActorUnavailable, fetch_remote_actor
 from node.db import transaction
-from node.store import follows, local_actors, remote_objects
+from node.store import follows, local_actors, remote, remote_objects
 from node.store import posts as posts_store
 from node.store.local_actors import LocalActor
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from node.activitypub.handlers import InboxContext
@@ -194,11 +198,23 @@ async def on_announce(ctx: InboxContext, activity: dict[str, Any], actor: str) -
             return f"ignored: {exc}"
         async with transaction(ctx.db):
             await remote_objects.insert(ctx.db, note, json.dumps(document))
+        await _learn_author(ctx, note.author)
     if not target or not await _known(ctx, target):
         return "ignored: Announce of an object we cannot read"
     async with transaction(ctx.db):
         await remote_objects.add_reaction(ctx.db, activity["id"], target, actor, "Announce")
     return "stored announced object"
+
+
+async def _learn_author(ctx: InboxContext, author: str) -> None:
+    """A sibling's members reach us through their Group's Announces, signed by the Group, not by them: fetch
+    an author we have not met once, so Home shows their name and avatar, not a guess from the URL."""
+    if await remote.actor(ctx.db, author) is not None:
+        return
+    try:
+        await fetch_remote_actor(ctx.db, ctx.client, author)
+    except (ActorUnavailable, FetchError) as exc:
+        log.info("could not fetch the author %s of an announced post: %s", author, exc)
 
 
 async def _announced_note(ctx: InboxContext, obj: Any, announcer: str, budget: Budget) -> dict[str, Any] | None:
