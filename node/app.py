@@ -12,7 +12,7 @@ from aiohttp import web
 from node import db as database
 from node import logs
 from node import web as web_ui
-from node.activitypub import actors, decisions, discovery, objects
+from node.activitypub import actor_updates, actors, decisions, discovery, objects
 from node.activitypub.delivery import DeliveryWorker
 from node.activitypub.documents import key_id
 from node.activitypub.fetch import HttpClient
@@ -56,6 +56,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await database.migrate(db)
         if await local_actors.group(db) is None:
             raise NotInitialised(f"{config.db_path} holds no Congregation; run `congregation init`")
+        if await actor_updates.announce_group_if_changed(db, config):
+            log.info("The Congregation's name, summary or follow policy changed: Update(Group) is queued")
         app[DB] = db
         app[INBOX_WRITER] = InboxWriter(writer_db)
         app[INBOX_WRITER].start()

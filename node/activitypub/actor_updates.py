@@ -3,6 +3,7 @@ them); a remote actor's own Update refreshes our copy of it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,31 @@ async def send_update(db: aiosqlite.Connection, config: Config, actor: LocalActo
     activity = update_activity(document)
     await outbox.publish(db, actor, activity, inboxes)
     return activity
+
+
+GROUP_DIGEST = "group_document_sha256"
+
+
+async def announce_group_if_changed(db: aiosqlite.Connection, config: Config) -> bool:
+    """At start: the Group's name, summary and follow policy come from the settings, so an operator's edit
+    changes its document with no event to hang an Update on. Compare with the document last announced, and
+    queue Update(Group) to its followers when it differs. The first start only records it."""
+    group = await local_actors.group(db)
+    if group is None:
+        return False
+    document = await current_document(db, config, group)
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+    async with transaction(db):
+        async with db.execute("SELECT value FROM node_state WHERE key = ?", (GROUP_DIGEST,)) as cur:
+            row = await cur.fetchone()
+        if row is not None and row[0] == digest:
+            return False
+        if row is not None:
+            await send_update(db, config, group)
+        await db.execute("INSERT INTO node_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key)"
+                         " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                         (GROUP_DIGEST, digest, now_iso()))
+    return row is not None
 
 
 def publisher(config: Config) -> Publisher:
