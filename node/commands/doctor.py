@@ -8,19 +8,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import re
 import shutil
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import aiohttp
 import aiosqlite
 from cryptography.exceptions import UnsupportedAlgorithm
 
@@ -28,17 +26,15 @@ from node import config as configuration
 from node import db as database
 from node.activitypub import signatures
 from node.activitypub.documents import actor_id
-from node.activitypub.fetch import USER_AGENT, FetchError, check_url
-from node.activitypub.netguard import AddressRefused, GuardedResolver
+from node.activitypub.fetch import FetchError
 from node.clock import clock_from_env
+from node.commands.doctor_http import Answer, Target, Unreachable, fetch, json_object, public_key_pem
 from node.config import Config, ConfigError
 from node.store import follows
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
 MIB = 1 << 20
 SCRATCH_BYTES = 64 * 1024
-HTTP_TIMEOUT = 10.0
-MAX_BODY = 1 << 20
 MAX_CLOCK_PEERS = 3
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
@@ -184,90 +180,7 @@ def check_disk(found: Findings, args: argparse.Namespace) -> Outcome:
                 f"a {_size(SCRATCH_BYTES)} write and fsync succeeded")
 
 
-# --- HTTP: base URL, clock ------------------------------------------------------------------------------------
-
-class Unreachable(Exception):
-    """No HTTP answer; the message says why in a few words."""
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"no answer within {HTTP_TIMEOUT:.0f} s"
-    if isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(exc, aiohttp.ClientSSLError):
-        cause = exc.os_error
-        if isinstance(cause, AddressRefused):
-            return f"{cause} (allow_private_addresses is false)"
-        if isinstance(cause, OSError) and cause.errno and cause.errno > 0:
-            return os.strerror(cause.errno)  # "Connection refused", not asyncio's "Connect call failed (…)"
-        return (cause.strerror or str(cause)) if isinstance(cause, OSError) else str(exc)
-    return f"{exc.__class__.__name__}: {exc}"
-
-
-async def fetch(url: str, headers: dict[str, str], allow_private: bool | None,
-                server_hostname: str | None = None) -> Answer:
-    """One GET, no redirects, 10 s in all. `allow_private` None: the operator's own `--url`, not guarded."""
-    if allow_private is not None:
-        check_url(url, allow_private)
-    resolver = GuardedResolver(allow_private) if allow_private is not None else None
-    connector = aiohttp.TCPConnector(resolver=resolver) if resolver else aiohttp.TCPConnector()
-    try:
-        async with aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT},
-                                         timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT)) as session, \
-                session.get(url, headers=headers, allow_redirects=False,
-                            server_hostname=server_hostname) as response:
-            body = b""
-            async for chunk in response.content.iter_chunked(65536):
-                body += chunk
-                if len(body) > MAX_BODY:
-                    break
-            return Answer(response.status, response.headers, body)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise Unreachable(_reason(exc)) from None
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where this node is reached: its base URL, or `--url` with the base URL's Host header."""
-
-    url: str
-    headers: dict[str, str]
-    allow_private: bool | None
-    server_hostname: str | None
-    label: str
-
-    @classmethod
-    def of(cls, config: Config, url: str | None) -> Target:
-        if url is None:
-            return cls(config.base_url, {}, config.allow_private_addresses, None, config.base_url)
-        hostname = urlsplit(config.base_url).hostname if url.startswith("https:") else None
-        return cls(url, {"Host": config.host}, None, hostname, f"{url} (as {config.host})")
-
-    async def get(self, path: str, accept: str, extra: Mapping[str, str] | None = None) -> Answer:
-        return await fetch(self.url + path, {**self.headers, "Accept": accept, **(extra or {})}, self.allow_private,
-                           self.server_hostname)
-
-
-def _json(answer: Answer) -> dict | None:
-    try:
-        document = json.loads(answer.body)
-    except ValueError:
-        return None
-    return document if isinstance(document, dict) else None
-
-
-def _public_key_pem(document: dict) -> str:
-    key = document.get("publicKey")
-    if isinstance(key, list):
-        key = key[0] if key else None
-    return str(key.get("publicKeyPem", "")) if isinstance(key, dict) else ""
-
+# --- HTTP: base URL, clock (the GETs themselves: doctor_http.py) ------------------------------------------------------
 
 def _network_skip(found: Findings, args: argparse.Namespace) -> Outcome | None:
     """The network checks need the settings, and are skipped with --offline."""
@@ -306,8 +219,8 @@ async def check_base_url(found: Findings, args: argparse.Namespace) -> Outcome:
         if answer.status != 200:
             return FAIL, (f"{where} answered {answer.status} (is this the node, and does the proxy forward "
                           f"{path.split('?')[0]} to it?)")
-    document = _json(finger or actor)
-    if document is None or _json(info) is None:
+    document = json_object(finger or actor)
+    if document is None or json_object(info) is None:
         kind = (finger or actor).headers.get("Content-Type", "no content type")
         return FAIL, f"the server at {target.label} does not answer JSON ({kind}): is the proxy forwarding to the node?"
     if finger:
@@ -321,7 +234,7 @@ async def check_base_url(found: Findings, args: argparse.Namespace) -> Outcome:
                       "and does the proxy forward to this node?)")
     if finger:
         return OK, f"{target.label} answers as {answered} (key not compared: it refuses unsigned GETs)"
-    if found.group_public_pem is not None and _public_key_pem(document).strip() != found.group_public_pem.strip():
+    if found.group_public_pem is not None and public_key_pem(document).strip() != found.group_public_pem.strip():
         return FAIL, (f"the server at {target.label} answers as {answered} with another public key than this "
                       "database's Group: it runs from another data directory")
     keyed = " with the Group's key" if found.group_public_pem is not None else ""
