@@ -36,10 +36,11 @@ from node.appkeys import (
     RATE_LIMIT,
     WORKER_TASKS,
 )
-from node.config import Config
+from node.config import Config, ConfigError, LiveConfig
 from node.decisions import DecisionClock
 from node.metrics import Metrics, count_inbox, healthz, metrics
 from node.store import local_actors
+from node.store import settings as settings_store
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await database.migrate(db)
         if await local_actors.group(db) is None:
             raise NotInitialised(f"{config.db_path} holds no Congregation; run `congregation init`")
+        # Before the Group document is compared: a decided public_follows is part of it.
+        decided = await settings_store.decided(db)
+        try:
+            config.apply(decided)
+        except ConfigError as exc:
+            raise ConfigError(f"a setting the Congregation decided no longer fits ({exc});"
+                              " change congregation.toml so it does") from None
+        if decided:
+            log.info("Settings decided by the Congregation: %s",
+                     ", ".join(f"{name} = {value}" for name, value in decided.items()))
         if await actor_updates.announce_group_if_changed(db, config):
             log.info("The Congregation's name, summary or follow policy changed: Update(Group) is queued")
         app[DB] = db
@@ -136,8 +147,10 @@ async def index(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"/actors/{group.username}")
 
 
-def create_app(config: Config, *, run_workers: bool = True) -> web.Application:
+def create_app(config: Config | LiveConfig, *, run_workers: bool = True) -> web.Application:
     """The node as an aiohttp application; tests pass run_workers=False and step the workers themselves."""
+    # Every component gets the live holder, so a setting the Congregation decides applies without a restart.
+    config = config if isinstance(config, LiveConfig) else LiveConfig(config)
     # request_ids first: the outermost, so every log line of a request, and every answer, carries its id.
     app = web.Application(middlewares=[logs.request_ids(config.log_requests), count_inbox, errors_middleware],
                           client_max_size=config.max_inbox_bytes)

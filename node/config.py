@@ -222,6 +222,48 @@ def load(data_dir: Path | str, env: dict[str, str] | None = None, **overrides: A
     return Config(data_dir=data_dir, **values)
 
 
+# What the Congregation may change by a consent proposal (action change_setting); the rest is the operator's.
+DECIDABLE = ("soft_size", "hard_size", "who_invites", "invitation_endorsements", "invitation_days", "crew_max",
+             "public_follows", "group_accepts_from")
+
+
+def with_decided(config: Config | LiveConfig, decided: dict[str, Any]) -> Config:
+    """CONFIG with DECIDED settings in place of its own, each coerced, and the whole checked as `load` checks it."""
+    if isinstance(config, LiveConfig):
+        config = config.current
+    changes = {}
+    for name, value in decided.items():
+        if name not in DECIDABLE:
+            known = "" if name in _FIELDS else "unknown, and "
+            raise ConfigError(f"setting {name}: {known}not one the Congregation decides"
+                              f" (it decides {', '.join(DECIDABLE)})")
+        changes[name] = _coerce(name, value)
+    values = {name: getattr(config, name) for name in _FIELDS}
+    _validate({**values, **changes})
+    return dataclasses.replace(config, **changes)
+
+
+class LiveConfig:
+    """The node's settings while it runs: reads go to the current Config, which a decision can swap for a new one
+    (every component holding this object sees the change at once, without a restart)."""
+
+    def __init__(self, config: Config):
+        self.current = config
+        self.decided: dict[str, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("current", "decided"):  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.current, name)
+
+    def apply(self, decided: dict[str, str]) -> None:
+        """Put decided settings in place; raises ConfigError naming a setting that does not fit, changing nothing."""
+        if not decided:  # keep the very object: nothing was decided
+            return
+        self.current = with_decided(self.current, decided)
+        self.decided = {**self.decided, **{name: str(getattr(self.current, name)) for name in decided}}
+
+
 def render_toml(values: dict[str, Any]) -> str:
     """Write settings as a [congregation] table (strings, ints, floats and booleans only)."""
     lines = ["# Congregation node settings. Any of them can be overridden by CONGREGATION_<NAME>.", "",

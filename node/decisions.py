@@ -10,17 +10,20 @@ from datetime import UTC, datetime
 
 import aiosqlite
 
-from node.activitypub import questions
+from node import config as configuration
+from node.activitypub import actor_updates, questions
 from node.activitypub.documents import actor_id
 from node.activitypub.fetch import FetchError, HttpClient
 from node.activitypub.outbox import answer_follow, send_follow
 from node.activitypub.remote_actors import ActorUnavailable, get_remote_actor
 from node.clock import Clock, clock_from_env
-from node.config import Config
+from node.config import Config, ConfigError, LiveConfig
+from node.db import now_iso, transaction
 from node.governance import membership, proposals
 from node.governance.membership import MembershipError
 from node.governance.proposals import Enactor, ProposalEvent
 from node.store import follows, local_actors
+from node.store import settings as settings_store
 from node.store.proposals import Proposal
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,21 @@ def enactors(config: Config, client: HttpClient | None) -> dict[str, Enactor]:
         if mine is None or mine.state == "rejected":
             await send_follow(db, config, group, theirs, inbox)
 
-    return {"promote": promote, "remove_member": remove_member, "approve_sibling": approve_sibling}
+    async def change_setting(db: aiosqlite.Connection, proposal: Proposal) -> None:
+        name, value = proposal.action_args["setting"], proposal.action_args["value"]
+        try:  # checked again: another decision (hard_size, say) may have passed since this one opened
+            configuration.with_decided(config, {name: value})
+        except ConfigError as exc:
+            raise MembershipError(str(exc)) from None
+        async with transaction(db):
+            await settings_store.put(db, name, value, proposal.uuid, now_iso())
+        if isinstance(config, LiveConfig):
+            config.apply({name: value})
+            # public_follows is in the Group's document (manuallyApprovesFollowers): its followers hear of it.
+            await actor_updates.announce_group_if_changed(db, config)
+
+    return {"promote": promote, "remove_member": remove_member, "approve_sibling": approve_sibling,
+            "change_setting": change_setting}
 
 
 class DecisionClock:

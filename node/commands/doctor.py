@@ -60,7 +60,20 @@ def check_config(found: Findings, args: argparse.Namespace) -> Outcome:
         found.config = configuration.load(found.data)
     except ConfigError as exc:
         return FAIL, str(exc)
-    return OK, f"{found.data / configuration.CONFIG_FILE} (base_url {found.config.base_url})"
+    decided = _decided_count(found.data / configuration.DB_FILE)
+    note = f"; {decided} decided by the Congregation, overriding it" if decided else ""
+    return OK, f"{found.data / configuration.CONFIG_FILE} (base_url {found.config.base_url}{note})"
+
+
+def _decided_count(path: Path) -> int:
+    """Settings the Congregation decided (0 when the database cannot be read: the database check says why)."""
+    if not path.is_file():
+        return 0
+    try:
+        with contextlib.closing(_read_only(path)) as conn:
+            return conn.execute("SELECT COUNT(*) FROM decided_settings").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 def _read_only(path: Path) -> sqlite3.Connection:

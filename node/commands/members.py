@@ -19,6 +19,7 @@ from node.governance import accounts, invitations, membership
 from node.governance.membership import MembershipError
 from node.store import invitations as invitations_store
 from node.store import local_actors
+from node.store import settings as settings_store
 
 
 def keypair() -> tuple[str, str]:
@@ -38,7 +39,8 @@ async def open_node(data: str) -> AsyncIterator[tuple[Config, aiosqlite.Connecti
         await database.migrate(db)
         if await local_actors.group(db) is None:
             raise ConfigError(f"{config.db_path} holds no Congregation; run `congregation init`")
-        yield config, db
+        # As the running node sees them: a setting the Congregation decided overrides the file.
+        yield configuration.with_decided(config, await settings_store.decided(db)), db
     finally:
         await db.close()
 

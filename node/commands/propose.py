@@ -15,6 +15,7 @@ from node.governance import proposals
 from node.governance.tally import KINDS
 from node.store import local_actors
 from node.store import proposals as proposals_store
+from node.store import settings as settings_store
 
 DURATION = re.compile(r"^(\d+)([mhd])$")
 
@@ -41,7 +42,11 @@ async def _open(args: argparse.Namespace):
         raise ConfigError(f"{config.db_path} does not exist (run `congregation init` first)")
     db = await database.connect(config.db_path)
     await database.migrate(db)
-    return config, db
+    try:  # as the running node sees them: a setting the Congregation decided overrides the file
+        return configuration.with_decided(config, await settings_store.decided(db)), db
+    except ConfigError:
+        await db.close()
+        raise
 
 
 async def cmd_propose(args: argparse.Namespace) -> int:
@@ -55,6 +60,8 @@ async def cmd_propose(args: argparse.Namespace) -> int:
             action_args = {"member": args.member or ""}
         elif args.action == "approve_sibling":
             action_args = {"actor": args.sibling or ""}
+        elif args.action == "change_setting":
+            action_args = {"setting": args.setting or "", "value": args.value or ""}
         events = await proposals.create(
             db, config, author, kind=args.kind, title=args.title, details=args.details, closes_at=args.closes,
             scope=args.scope, options=args.option, multiple=args.multiple, quorum_percent=args.quorum,
@@ -99,6 +106,8 @@ def add_parsers(sub, data_arg=None) -> None:
     p.add_argument("--action", choices=proposals.ACTIONS, help="what passing it does")
     p.add_argument("--member", help="for promote / remove_member: the member's handle")
     p.add_argument("--sibling", help="for approve_sibling: the sibling Congregation's Group URL")
+    p.add_argument("--setting", help=f"for change_setting: one of {', '.join(configuration.DECIDABLE)}")
+    p.add_argument("--value", help="for change_setting: the setting's new value")
     if data_arg is not None:
         data_arg(p)
     p.set_defaults(run=cmd_propose)

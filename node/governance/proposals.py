@@ -2,7 +2,7 @@
 
 Lifecycle as data: open → passed | failed | no_quorum, open → withdrawn, passed → enacted. The node closes
 proposals itself when their time comes — also the ones whose time came while it was down — and a proposal
-that acts (promote, remove_member, approve_sibling) is enacted once, by an enactor the caller supplies.
+that acts (promote, remove_member, approve_sibling, change_setting) is enacted once, by an enactor the caller supplies.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import aiosqlite
 
-from node.config import Config
+from node.config import Config, ConfigError, with_decided
 from node.db import transaction
 from node.governance import decision_log, tally
 from node.governance.membership import MembershipError, iso
@@ -27,7 +27,7 @@ from node.store.proposals import Proposal
 
 TRANSITIONS = {"open": {"passed", "failed", "no_quorum", "withdrawn"}, "passed": {"enacted"}}
 SCOPES = ("congregation", "crew", "partners", "public")
-ACTIONS = ("promote", "remove_member", "approve_sibling")
+ACTIONS = ("promote", "remove_member", "approve_sibling", "change_setting")
 MAX_TITLE, MAX_DETAILS, MAX_OPTION, MAX_OPTIONS, MAX_REASON, MAX_OUTCOME = 200, 10_000, 100, 20, 2_000, 5_000
 MIN_OPEN, MAX_OPEN = timedelta(minutes=1), timedelta(days=366)
 
@@ -156,7 +156,7 @@ async def create(db: aiosqlite.Connection, config: Config, author: LocalActor, *
     else:
         crew_id = None
     if action is not None:
-        await _check_action(db, kind, scope, action, action_args or {})
+        action_args = await _check_action(db, config, author, kind, scope, action, action_args or {})
     option_names = _clean_options(kind, options or [])
     async with transaction(db):
         proposal_id = await store.insert(
@@ -167,11 +167,15 @@ async def create(db: aiosqlite.Connection, config: Config, author: LocalActor, *
         return await _publish(db, publish, [ProposalEvent("opened", await store.by_id(db, proposal_id))])
 
 
-async def _check_action(db: aiosqlite.Connection, kind: str, scope: str, action: str, args: dict) -> None:
+async def _check_action(db: aiosqlite.Connection, config: Config, author: LocalActor, kind: str, scope: str,
+                        action: str, args: dict) -> dict:
+    """Refuse an action that could not be carried out; return its arguments as they are stored."""
     if action not in ACTIONS:
         raise ProposalError(f"a proposal can act by {', '.join(ACTIONS)}, not {action!r}")
     if kind != "consent" or scope not in ("congregation", "partners"):
         raise ProposalError("only a consent proposal of the Congregation or its Partners can act")
+    if action == "change_setting":
+        return _check_setting(config, author, scope, args)
     if action in ("promote", "remove_member"):
         member = await local_actors.by_username(db, str(args.get("member", "")).lstrip("@").lower())
         if member is None or member.tier is None:
@@ -180,6 +184,33 @@ async def _check_action(db: aiosqlite.Connection, kind: str, scope: str, action:
             raise ProposalError(f"@{member.username} is already a Partner")
     elif not str(args.get("actor", "")).startswith(("https://", "http://")):
         raise ProposalError("approving a sibling needs the URL of its Group")
+    return args
+
+
+def _check_setting(config: Config, author: LocalActor, scope: str, args: dict) -> dict:
+    """A change of the Congregation's rules: opened by a Partner, decided by everyone, and a value that fits."""
+    if author.tier != "partner":
+        raise ProposalError("only Partners can propose changing a setting")
+    if scope != "congregation":
+        raise ProposalError("a change of setting is decided by the whole Congregation")
+    name, value = str(args.get("setting") or "").strip(), str(args.get("value") or "").strip()
+    if not name:
+        raise ProposalError("changing a setting needs the setting's name")
+    if not value:
+        raise ProposalError(f"setting {name}: give the new value")
+    try:
+        changed = with_decided(config, {name: value})
+    except ConfigError as exc:
+        raise ProposalError(str(exc)) from None
+    return {"setting": name, "value": str(getattr(changed, name))}
+
+
+def setting_change(config: Config, proposal: Proposal) -> tuple[str, str, str] | None:
+    """(setting, current value, proposed value) of a change_setting proposal, for people to read."""
+    if proposal.action != "change_setting" or not proposal.action_args:
+        return None
+    name = str(proposal.action_args.get("setting", ""))
+    return name, str(getattr(config, name, "")), str(proposal.action_args.get("value", ""))
 
 
 async def get(db: aiosqlite.Connection, proposal_id: int) -> Proposal:

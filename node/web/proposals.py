@@ -12,7 +12,7 @@ from aiohttp import web
 
 from node.activitypub import questions
 from node.appkeys import CONFIG, DB
-from node.config import Config
+from node.config import DECIDABLE, Config
 from node.governance import proposals
 from node.governance.proposals import ProposalError
 from node.store import crews as crews_store
@@ -30,7 +30,7 @@ STATES = {"open": "open", "passed": "passed", "failed": "failed", "no_quorum": "
 QUICK_DAYS = ("1", "3", "7")
 NEW_DEFAULTS = {"kind": "consent", "title": "", "details": "", "closes_in": "3", "closes_at": "",
                 "scope": "congregation", "options": "", "multiple": False, "quorum": "0", "hide_results": False,
-                "action": "", "member": "", "sibling": ""}
+                "action": "", "member": "", "sibling": "", "setting": "", "value": ""}
 
 
 def _moment(stored: str) -> datetime:
@@ -91,10 +91,12 @@ async def proposals_page(request: web.Request) -> web.Response:
 
 
 async def _new_page(request: web.Request, status: int = 200, error: str | None = None, **typed: Any) -> web.Response:
-    me = member(request)
+    me, config = member(request), request.app[CONFIG]
     crews = await crews_store.of_member(request.app[DB], me.id)
+    settings = [(name, getattr(config, name)) for name in DECIDABLE]
     return await render(request, "proposal_new.html", status=status, error=error, crews=crews,
                         form={**NEW_DEFAULTS, **typed}, quick_days=QUICK_DAYS, actions=proposals.ACTIONS,
+                        settings=settings,
                         max_title=proposals.MAX_TITLE, max_details=proposals.MAX_DETAILS)
 
 
@@ -139,6 +141,8 @@ def _action(typed: dict[str, Any]) -> tuple[str | None, dict | None]:
         return action, {"member": typed["member"].strip()}
     if action == "approve_sibling":
         return action, {"actor": typed["sibling"].strip()}
+    if action == "change_setting":
+        return action, {"setting": typed["setting"].strip(), "value": typed["value"].strip()}
     return action, None
 
 
@@ -208,6 +212,7 @@ async def _page(request: web.Request, proposal: Proposal, status: int = 200, err
         scope=scope_label(proposal, await _crew_names(db)), choices=choices or (), reason=reason or "",
         outcome_text=proposal.outcome if outcome is None else outcome,
         action_target=(proposal.action_args or {}).get("member") or (proposal.action_args or {}).get("actor"),
+        setting_change=proposals.setting_change(config, proposal),
         **values)
     response.headers["Cache-Control"] = "private, no-store" if me is not None else "no-cache"
     response.headers["Vary"] = "Accept, Cookie"
