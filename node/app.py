@@ -31,7 +31,6 @@ from node.appkeys import (
     INBOX_WORKER,
     INBOX_WRITER,
     KEYS,
-    MEMBER,
     METRICS,
     RATE_LIMIT,
     WORKER_TASKS,
@@ -139,14 +138,6 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
                                  headers={"Retry-After": "30"})
 
 
-async def index(request: web.Request) -> web.Response:
-    """Members land on their home timeline; everyone else on the Congregation's public page."""
-    if request.get(MEMBER) is not None:
-        raise web.HTTPFound("/home")
-    group = await local_actors.group(request.app[DB])
-    raise web.HTTPFound(f"/actors/{group.username}")
-
-
 def create_app(config: Config | LiveConfig, *, run_workers: bool = True) -> web.Application:
     """The node as an aiohttp application; tests pass run_workers=False and step the workers themselves."""
     # Every component gets the live holder, so a setting the Congregation decides applies without a restart.
@@ -165,7 +156,6 @@ def create_app(config: Config | LiveConfig, *, run_workers: bool = True) -> web.
     app.add_routes(decisions.routes)
     app.router.add_post("/inbox", post_inbox)
     app.router.add_post("/actors/{username}/inbox", post_inbox)
-    app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app

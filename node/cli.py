@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from node import __version__, follows_service, logs
+from node import __version__, logs
 from node import config as configuration
 from node import db as database
 from node.activitypub import signatures
 from node.activitypub.documents import actor_id
-from node.activitypub.fetch import HttpClient
 from node.commands import backup as backup_command
 from node.commands import demo as demo_command
 from node.commands import doctor as doctor_command
@@ -28,10 +27,13 @@ from node.commands import propose as propose_command
 from node.commands import verify_decisions as verify_decisions_command
 from node.commands import vote as vote_command
 from node.commands.deliveries import add_parser as add_deliveries_parser
+from node.commands.opening import OpenNode, open_node
 from node.config import Config, ConfigError
-from node.governance.membership import MembershipError, create_group
+from node.governance.errors import GovernanceError
+from node.governance.membership import create_group
 from node.governance.siblings import sibling_states
-from node.store import follows, local_actors
+from node.processing import follows as follow_processing
+from node.store import follows
 
 log = logging.getLogger("congregation")
 
@@ -53,17 +55,6 @@ async def _open(config: Config):
     db = await database.connect(config.db_path)
     await database.migrate(db)
     return db
-
-
-def _client(config: Config, group: local_actors.LocalActor) -> HttpClient:
-    private_key = signatures.load_private_key(group.private_key_pem)
-    kid = actor_id(config, group.username) + "#main-key"
-    return HttpClient(
-        allow_private=config.allow_private_addresses, max_bytes=config.fetch_max_bytes,
-        connect_timeout=config.fetch_connect_timeout, total_timeout=config.fetch_total_timeout,
-        max_redirects=config.fetch_max_redirects,
-        signer=lambda method, url, body, ctype: signatures.sign(method, url, kid, private_key, body, ctype),
-    )
 
 
 # --- init -------------------------------------------------------------------------------------------------
@@ -159,21 +150,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # --- follows ----------------------------------------------------------------------------------------------
 
 async def _with_node(args: argparse.Namespace, work: Callable[..., Awaitable[int]]) -> int:
-    config = configuration.load(args.data)
-    if not config.db_path.exists():
-        raise CliError(f"{config.db_path} does not exist (run `congregation init` first)")
-    db = await _open(config)
-    try:
-        group = await local_actors.group(db)
-        if group is None:
-            raise CliError(f"{config.db_path} holds no Congregation; run `congregation init`")
-        return await work(config, db, group)
-    finally:
-        await db.close()
+    async with open_node(args.data) as node:
+        return await work(node)
 
 
 async def cmd_follows_list(args: argparse.Namespace) -> int:
-    async def work(config, db, group) -> int:
+    async def work(node: OpenNode) -> int:
+        config, db, group = node.config, node.db, node.group
         me = actor_id(config, group.username)
         rows = await follows.list_for(db, followee=me, state=args.state) if args.direction == "in" else \
             await follows.list_for(db, follower=me, state=args.state)
@@ -187,14 +170,12 @@ async def cmd_follows_list(args: argparse.Namespace) -> int:
 
 
 async def _answer(args: argparse.Namespace, accept: bool) -> int:
-    async def work(config, db, group) -> int:
-        client = _client(config, group)
+    async def work(node: OpenNode) -> int:
         try:
-            row = await follows_service.answer_request(db, config, group, client, args.id, accept)
-        except follows_service.FollowError as exc:
+            row = await follow_processing.answer_request(node.db, node.config, node.group, node.client(), args.id,
+                                                         accept)
+        except follow_processing.FollowError as exc:
             raise CliError(f"{exc} (see `congregation follows list`)") from None
-        finally:
-            await client.close()
         print(f"{'Approved' if accept else 'Rejected'} {row.follower}; "
               f"the {'Accept' if accept else 'Reject'} is queued for delivery.")
         return 0
@@ -212,14 +193,11 @@ async def cmd_follows_reject(args: argparse.Namespace) -> int:
 # --- follow -----------------------------------------------------------------------------------------------
 
 async def cmd_follow(args: argparse.Namespace) -> int:
-    async def work(config, db, group) -> int:
-        client = _client(config, group)
+    async def work(node: OpenNode) -> int:
         try:
-            result = await follows_service.follow(db, config, group, client, args.target)
-        except follows_service.FollowError as exc:
+            result = await follow_processing.follow(node.db, node.config, node.group, node.client(), args.target)
+        except follow_processing.FollowError as exc:
             raise CliError(str(exc)) from None
-        finally:
-            await client.close()
         if result.already:
             print(f"Already following {result.actor.uri}.")
         else:
@@ -231,8 +209,8 @@ async def cmd_follow(args: argparse.Namespace) -> int:
 # --- siblings ---------------------------------------------------------------------------------------------
 
 async def cmd_siblings(args: argparse.Namespace) -> int:
-    async def work(config, db, group) -> int:
-        states = await sibling_states(db, actor_id(config, group.username))
+    async def work(node: OpenNode) -> int:
+        states = await sibling_states(node.db, actor_id(node.config, node.group.username))
         if not states:
             print("No sibling Congregations yet. Meet one with `congregation follow @group@their.host`.")
         for entry in states:
@@ -329,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "sync", False):
             return args.run(args)
         return asyncio.run(args.run(args))
-    except (CliError, ConfigError, MembershipError, verify_decisions_command.VerifyError) as exc:
+    except (CliError, ConfigError, GovernanceError, verify_decisions_command.VerifyError) as exc:
         print(f"congregation: {exc}", file=sys.stderr)
         return 1
     except database.StorageUnavailable as exc:

@@ -16,16 +16,23 @@ import aiosqlite
 
 log = logging.getLogger(__name__)
 MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-# Errors that mean "try again later", not "your input is bad".
-STORAGE_UNAVAILABLE = ("database or disk is full", "database is locked", "disk I/O error", "database is busy")
+# Primary result codes that mean "try again later", not "your input is bad" (sqlite3.h).
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL = 5, 6, 10, 13
+UNAVAILABLE_CODES = frozenset({SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL})
 
 
 class StorageUnavailable(Exception):
     """The database cannot take a write right now (disk full, locked); the caller answers 503."""
 
 
+def error_code(exc: BaseException) -> int | None:
+    """SQLite's primary result code of a sqlite3 error (extended codes folded), or None."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
 def is_unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and any(s in str(exc) for s in STORAGE_UNAVAILABLE)
+    return isinstance(exc, sqlite3.OperationalError) and error_code(exc) in UNAVAILABLE_CODES
 
 
 def now_iso() -> str:
@@ -63,7 +70,7 @@ async def _begin_immediate(db: aiosqlite.Connection) -> None:
             await db.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as exc:
-            if "database is locked" in str(exc) and delay is not None:
+            if error_code(exc) == SQLITE_BUSY and delay is not None:
                 await asyncio.sleep(delay)
                 continue
             if is_unavailable(exc):
@@ -77,9 +84,28 @@ async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Conne
 
     One connection is shared by many coroutines: the lock keeps another coroutine's statements out of
     this transaction. Every write goes through here; a storage failure becomes StorageUnavailable.
+    Inside a transaction this task already holds (processing opens one, governance runs in it), it is a
+    SAVEPOINT: an inner failure undoes only the inner part, and the outer one decides what commits.
     """
+    task = asyncio.current_task()
+    if getattr(db, "_congregation_owner", None) is task and task is not None:
+        depth = db._congregation_depth = db._congregation_depth + 1  # type: ignore[attr-defined]
+        name = f"nested_{depth}"
+        await db.execute(f"SAVEPOINT {name}")
+        try:
+            yield db
+        except BaseException:
+            await db.execute(f"ROLLBACK TO {name}")
+            await db.execute(f"RELEASE {name}")
+            raise
+        else:
+            await db.execute(f"RELEASE {name}")
+        finally:
+            db._congregation_depth -= 1  # type: ignore[attr-defined]
+        return
     async with _lock(db):
         await _begin_immediate(db)
+        db._congregation_owner, db._congregation_depth = task, 0  # type: ignore[attr-defined]
         try:
             yield db
             await db.commit()
@@ -89,6 +115,14 @@ async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Conne
             if isinstance(exc, sqlite3.OperationalError) and is_unavailable(exc):
                 raise StorageUnavailable(str(exc)) from exc
             raise
+        finally:
+            db._congregation_owner = None  # type: ignore[attr-defined]
+
+
+def in_transaction(db: aiosqlite.Connection) -> bool:
+    """True when the calling task holds a transaction on this connection."""
+    task = asyncio.current_task()
+    return task is not None and getattr(db, "_congregation_owner", None) is task
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -127,7 +161,7 @@ async def migrate(db: aiosqlite.Connection, *, backup: bool = True) -> int:
     current = await schema_version(db)
     pending = [m for m in migrations() if m[0] > current]
     if pending and current > 0 and backup and (path := await database_file(db)) is not None:
-        from node.commands.backup import before_migrating
+        from node.backups import before_migrating
 
         written = await asyncio.to_thread(before_migrating, path, current, pending[-1][0])
         log.warning("Upgrading the database from schema %d to %d; a backup was written first: %s",

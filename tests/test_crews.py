@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from node.governance import crews, membership
+from node.governance import crews
 from node.governance.crews import CrewError
+from node.processing import membership as processing_membership
 from node.store import crews as store
 from tests.test_proposals import member
 
@@ -105,7 +106,7 @@ async def test_crew__a_member_removed_from_the_congregation_leaves_every_crew_an
     other, _ = await home_crew(node, "eve", "fay", "gus")
     await crews.join(node.db, cy, other.id, "", CREW_MAX)
     # When Cy is removed from the Congregation
-    await membership.remove(node.db, "cy", ada, "moved away and asked to be removed")
+    await processing_membership.remove(node.db, node.config, "cy", ada, "moved away and asked to be removed")
     # Then Cy is in no crew, her own request is withdrawn, and Dee (whom everyone left had consented to) is in
     assert set((await store.by_id(node.db, crew.id)).members) == {ada.id, bo.id, dee.id}
     assert (await store.request_by_id(node.db, request.id)).state == "joined"

@@ -7,8 +7,8 @@ import pytest
 
 from node.appkeys import CONFIG
 from node.db import transaction
-from node.decisions import enactors
 from node.governance import crews
+from node.processing.proposals import ENACTORS
 from node.store import local_actors
 from node.store import proposals as store
 from node.store import settings as settings_store
@@ -88,7 +88,8 @@ async def test_change_setting__passes_and_applies_at_once_and_after_a_restart(co
     assert "Sets soft_size to 3 (done)" in text_of(page)
 
     # When it is enacted again (a crash between enacting and recording it)
-    await enactors(node.app[CONFIG], None)["change_setting"](node.db, proposal)
+    async with transaction(node.db):
+        await ENACTORS["change_setting"][1](node.db, node.app[CONFIG], proposal, None)
     # Then nothing more changes
     assert await _decided(node) == [("soft_size", "3")] and node.app[CONFIG].soft_size == 3
 

@@ -15,7 +15,8 @@ from node import __version__
 from node.activitypub import signatures
 from node.db import migrations
 from node.governance import accounts, crews, decision_log, invitations, membership, proposals
-from node.posts import delete_post, edit_post, publish_post
+from node.processing import membership as processing_membership
+from node.processing.posts import delete_post, edit_post, publish_post
 from node.store import crews as crews_store
 from node.store import local_actors
 from node.store import proposals as proposals_store
@@ -95,7 +96,7 @@ async def _populated(node, sister) -> dict:
     gone = await publish_post(db, config, dee, "Oops", "public")
     await delete_post(db, config, dee, gone.id)
     await publish_post(db, config, await _person(node, "eve"), "Goodbye, all", "members")
-    await membership.remove(db, "eve", ada, "moved away")
+    await processing_membership.remove(db, config, "eve", ada, "moved away")
 
     # Proposals: a consent that passes, a poll, both closed into the decision log; a crew proposal still open
     now = datetime.now(UTC)

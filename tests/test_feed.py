@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from node.posts import delete_post, edit_post, publish_post
+from node.processing.posts import delete_post, edit_post, publish_post
 from node.store import local_actors
 from tests.webclient import make_member
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from node.activitypub import inbound_notes
 from node.activitypub.convert import PUBLIC
 from node.appkeys import INBOX_WORKER
-from node.posts import delete_post, edit_post, publish_post
+from node.processing.posts import delete_post, edit_post, publish_post
 from node.store import remote_objects
 from tests.fediverse import run_cli
 from tests.test_posts_fixtures import add_member, deliver_all, follow, node_follows, received

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from node.activitypub.questions import publisher, question_uri
+from node.activitypub.questions import question_uri
 from node.governance import proposals
+from node.processing import proposals as processing_proposals
 from node.store import proposals as proposals_store
 from tests.test_interop_fedify import _control, fedify  # noqa: F401 - the peer fixture
 from tests.test_interop_fedify_posts import _fedify_follows_group
@@ -24,9 +25,10 @@ async def test_fedify__votes_in_a_public_poll_once_and_sees_the_count(make_posti
     await _fedify_follows_group(node, fedify, session)
     ada = await add_member(node)
     await add_member(node, "bo")
-    events = await proposals.create(node.db, node.config, ada, kind="poll", title="Where shall we meet?",
+    events = await processing_proposals.open_proposal(
+        node.db, node.config, ada, kind="poll", title="Where shall we meet?",
                                     options=["Library", "Park"], scope="public",
-                                    closes_at=datetime.now(UTC) + timedelta(days=2), publish=publisher(node.config))
+                                    closes_at=datetime.now(UTC) + timedelta(days=2))
     proposal = events[0].proposal
     await deliver_all(node)
 
@@ -58,7 +60,8 @@ async def test_fedify__vote_in_a_members_only_proposal_is_refused(make_posting_n
     node = await make_posting_node()
     await _fedify_follows_group(node, fedify, session)
     ada = await add_member(node)
-    events = await proposals.create(node.db, node.config, ada, kind="consent", title="Change the meeting day",
+    events = await processing_proposals.open_proposal(
+        node.db, node.config, ada, kind="consent", title="Change the meeting day",
                                     closes_at=datetime.now(UTC) + timedelta(days=2))
     proposal = events[0].proposal
     # When Fedify sends a vote on it anyway

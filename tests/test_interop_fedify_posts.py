@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from node.posts import publish_post
+from node.processing.posts import publish_post
 from node.store import remote_objects
 from tests.fediverse import eventually
 from tests.test_interop_fedify import _control, fedify  # noqa: F401 - the peer fixture

@@ -11,6 +11,7 @@ import pytest
 from node.activitypub import signatures
 from node.governance import accounts, invitations, membership
 from node.governance.membership import Conflict, NotAllowed, Unusable
+from node.processing import membership as processing_membership
 from node.store import invitations as invitations_store
 from node.store import local_actors
 from tests.webclient import PASSWORD
@@ -167,8 +168,9 @@ async def test_membership__promote_demote_leave_and_remove_are_recorded(node):
     # When fern is promoted, then demoted, gus leaves, and fern is removed
     await membership.promote(node.db, "fern", pat, "keeps the garden")
     await membership.demote(node.db, "fern", pat, "asked to step back")
-    await membership.leave(node.db, await local_actors.by_username(node.db, "gus"), "moving away")
-    await membership.remove(node.db, "fern", pat, "by decision")
+    await processing_membership.leave(node.db, node.config, await local_actors.by_username(node.db, "gus"),
+                                     "moving away")
+    await processing_membership.remove(node.db, node.config, "fern", pat, "by decision")
     # Then every change is in the membership record, in order, with who did it and why
     assert (await kinds(node))[-4:] == [("promoted", "fern"), ("demoted", "fern"), ("departed", "gus"),
                                         ("removed", "fern")]
@@ -184,7 +186,7 @@ async def test_membership__the_last_partner_cannot_leave(node):
     await quick_member(node, "fern")
     # When the Partner tries to leave
     with pytest.raises(Conflict):
-        await membership.leave(node.db, pat, "tired")
+        await processing_membership.leave(node.db, node.config, pat, "tired")
     # Then she is still a member and nothing is recorded
     assert await node.count("members") == 2
     assert await node.count("membership_events", "kind = 'departed'") == 0

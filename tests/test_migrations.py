@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from node import db as database
-from node.commands.backup import BackupError
+from node.backups import BackupError
 from tests.fediverse import cli
 
 LATEST = database.migrations()[-1][0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from node.activitypub.convert import PUBLIC
-from node.posts import delete_post, edit_post, publish_post
+from node.processing.posts import delete_post, edit_post, publish_post
 from tests.test_posts_fixtures import add_member, deliver_all, follow, get_as, received
 
 pytest_plugins = ["tests.test_posts_fixtures"]

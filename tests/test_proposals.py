@@ -9,6 +9,7 @@ import pytest
 
 from node.activitypub import signatures
 from node.governance import crews, decision_log, proposals
+from node.governance.events import ProposalClosed, ProposalEnacted
 from node.governance.membership import add_member, promote
 from node.governance.proposals import ProposalError, local_uri
 from node.store import local_actors
@@ -136,7 +137,7 @@ async def test_proposal__passed_promotion_is_enacted_once(node):
     events = await proposals.close_due(node.db, node.config, {"promote": promote_enactor}, now=NOW + timedelta(days=4))
     again = await proposals.close_due(node.db, node.config, {"promote": promote_enactor}, now=NOW + timedelta(days=5))
     # Then it was enacted exactly once
-    assert [e.kind for e in events] == ["closed", "enacted"] and again == []
+    assert [type(e) for e in events] == [ProposalClosed, ProposalEnacted] and again == []
     assert calls == [p.id]
     assert (await local_actors.by_username(node.db, "bo")).tier == "partner"
     assert (await store.by_id(node.db, p.id)).state == "enacted"

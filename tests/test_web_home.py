@@ -7,7 +7,7 @@ from html import unescape
 
 from node.db import transaction
 from node.governance.posts import MAX_SOURCE
-from node.posts import publish_post
+from node.processing.posts import publish_post
 from node.store import local_actors, remote_objects
 from node.store.remote_objects import RemoteObject
 from tests.webclient import Visitor, make_member, text_of

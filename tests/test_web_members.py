@@ -7,6 +7,7 @@ import re
 import pytest
 
 from node.governance import membership
+from node.processing import membership as processing_membership
 from node.store import local_actors
 from tests.test_web_settings import PNG, signed_in, upload
 from tests.webclient import Visitor, make_member, text_of
@@ -48,7 +49,8 @@ async def test_members__log_shows_every_change_newest_first(node, browsers):
     pat = await signed_in(node, browsers, "pat")
     await make_member(node, "fern")
     await membership.promote(node.db, "fern", None, "keeps the garden")
-    await membership.leave(node.db, await local_actors.by_username(node.db, "fern"), "moving away")
+    await processing_membership.leave(node.db, node.config, await local_actors.by_username(node.db, "fern"),
+                                     "moving away")
     # When a member reads the record
     status, page = await pat.get("/members/log")
     text = text_of(page)

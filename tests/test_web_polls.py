@@ -10,9 +10,10 @@ from html import unescape
 
 import pytest
 
-from node.activitypub.questions import publisher, question_uri
+from node.activitypub.questions import question_uri
 from node.db import transaction
 from node.governance import proposals
+from node.processing import proposals as processing_proposals
 from node.store import local_actors
 from node.store import proposals as proposals_store
 from tests.fediverse import InProcessNode, run_cli
@@ -41,10 +42,10 @@ async def open_poll(a: InProcessNode, b: InProcessNode, title: str = "Where shal
                     options: tuple[str, ...] = ("Library", "Park"), multiple: bool = False) -> str:
     """Ada opens a public poll on A, closing in two days; it reaches B as a Question. Returns its URI."""
     ada = await local_actors.by_username(a.db, "ada")
-    events = await proposals.create(a.db, a.config, ada, kind="poll", title=title, options=list(options),
+    events = await processing_proposals.open_proposal(
+        a.db, a.config, ada, kind="poll", title=title, options=list(options),
                                     multiple=multiple, scope="public",
-                                    closes_at=datetime.now(UTC) + timedelta(days=2, hours=1),
-                                    publish=publisher(a.config))
+                                    closes_at=datetime.now(UTC) + timedelta(days=2, hours=1))
     uri = question_uri(a.config, events[0].proposal)
     await exchange(a, b)
     assert await b.count("remote_objects", "uri = ? AND type = 'Question'", uri) == 1

@@ -6,7 +6,7 @@ import re
 
 from node.db import transaction
 from node.governance.membership import remove
-from node.posts import publish_post
+from node.processing.posts import publish_post
 from node.store import accounts, local_actors
 from tests.webclient import Visitor, make_member, text_of
 

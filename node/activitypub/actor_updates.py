@@ -15,7 +15,7 @@ from node.activitypub.convert import ACTOR_TYPES, PUBLIC, BadDocument, keys_of, 
 from node.activitypub.documents import AS_CONTEXT, actor_document, actor_id
 from node.config import Config
 from node.db import now_iso, transaction
-from node.governance.profiles import ProfileEvent, Publisher
+from node.governance.events import Event, ProfileChanged
 from node.store import accounts, local_actors, remote
 from node.store import posts as posts_store
 from node.store.local_actors import LocalActor
@@ -77,12 +77,13 @@ async def announce_group_if_changed(db: aiosqlite.Connection, config: Config) ->
     return row is not None
 
 
-def publisher(config: Config) -> Publisher:
-    """For governance.profiles: one Update per changed actor, in the transaction of the change."""
-    async def publish(db: aiosqlite.Connection, events: list[ProfileEvent]) -> None:
-        for actor in {event.actor.id: event.actor for event in events}.values():
-            await send_update(db, config, actor)
-    return publish
+async def actor_changed(db: aiosqlite.Connection, config: Config, event: Event) -> None:
+    """One Update(actor) for a changed profile, in the transaction of the change."""
+    assert isinstance(event, ProfileChanged)
+    if event.actor.kind == "Group":
+        await announce_group_if_changed(db, config)
+    else:
+        await send_update(db, config, event.actor)
 
 
 def is_actor(document: Any) -> bool:

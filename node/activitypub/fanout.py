@@ -9,38 +9,41 @@ import aiosqlite
 from node.activitypub import notes, outbox
 from node.activitypub.documents import actor_id
 from node.config import Config
-from node.governance.posts import PostEvent
+from node.governance.events import Event, PostCreated, PostDeleted, PostEdited
+from node.store import local_actors
 from node.store import posts as posts_store
 from node.store.local_actors import LocalActor
 
 
-async def federate(db: aiosqlite.Connection, config: Config, group: LocalActor, events: list[PostEvent]) -> None:
-    """Send each event as its author's activity, with the Group's Announces for member posts; never a crew post."""
+async def post_changed(db: aiosqlite.Connection, config: Config, event: Event) -> None:
+    """A post as its author's activity, with the Group's Announces for member posts; never a crew post."""
+    assert isinstance(event, PostCreated | PostEdited | PostDeleted)
+    post, author = event.post, event.author
+    if post.visibility == "crew":
+        return  # crews are all on this node: a crew post is never sent, announced or put in an outbox
+    group = await local_actors.group(db)
     group_uri = actor_id(config, group.username)
-    for event in events:
-        post, author = event.post, event.author
-        if post.visibility == "crew":
-            continue  # crews are all on this node: a crew post is never sent, announced or put in an outbox
-        author_uri = actor_id(config, author.username)
-        note = notes.note_document(config, post, author.username, group.username)
-        public = post.visibility == "public"
-        by_member = author.id != group.id
-        if event.kind == "created":
-            activity = notes.create_activity(note)
-        elif event.kind == "edited":
-            activity = notes.update_activity(config, note)
-        else:
-            activity = notes.delete_activity(config, note)
-        inboxes: list[str] = []
-        # Members-only posts stay on this node: their members are local (no remote delivery at all).
-        if public:
-            inboxes = await posts_store.follower_inboxes(db, author_uri)
-            if by_member and post.to_group and event.kind != "created":
-                # Group followers saw the post only as a boost; Mastodon takes the edit/delete from the author.
-                inboxes += await posts_store.follower_inboxes(db, group_uri)
-        await outbox.publish(db, author, activity, inboxes, public)
-        if by_member and post.to_group:
-            await _announce(db, config, group, activity, note["id"] if event.kind == "created" else None, public)
+    author_uri = actor_id(config, author.username)
+    note = notes.note_document(config, post, author.username, group.username)
+    public = post.visibility == "public"
+    by_member = author.id != group.id
+    created = isinstance(event, PostCreated)
+    if created:
+        activity = notes.create_activity(note)
+    elif isinstance(event, PostEdited):
+        activity = notes.update_activity(config, note)
+    else:
+        activity = notes.delete_activity(config, note)
+    inboxes: list[str] = []
+    # Members-only posts stay on this node: their members are local (no remote delivery at all).
+    if public:
+        inboxes = await posts_store.follower_inboxes(db, author_uri)
+        if by_member and post.to_group and not created:
+            # Group followers saw the post only as a boost; Mastodon takes the edit/delete from the author.
+            inboxes += await posts_store.follower_inboxes(db, group_uri)
+    await outbox.publish(db, author, activity, inboxes, public)
+    if by_member and post.to_group:
+        await _announce(db, config, group, activity, note["id"] if created else None, public)
 
 
 async def _announce(db: aiosqlite.Connection, config: Config, group: LocalActor, activity: dict[str, Any],

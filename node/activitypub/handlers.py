@@ -9,14 +9,15 @@ from typing import Any
 
 import aiosqlite
 
-from node.activitypub import actor_updates, inbound_notes, outbox
+from node.activitypub import actor_updates, inbound_notes
 from node.activitypub.convert import ref
-from node.activitypub.documents import actor_id, local_username
+from node.activitypub.documents import local_username
 from node.activitypub.fetch import HttpClient
 from node.activitypub.keys import KeyResolver
 from node.activitypub.remote_actors import get_remote_actor
 from node.config import Config
 from node.db import transaction
+from node.processing import follows as follow_processing
 from node.store import follows, local_actors, remote
 
 log = logging.getLogger(__name__)
@@ -40,17 +41,7 @@ async def on_follow(ctx: InboxContext, activity: dict[str, Any], actor: str) -> 
     if local is None:
         return "ignored: the Follow is not for one of our actors"
     follower = await get_remote_actor(ctx.db, ctx.client, actor)
-    me = actor_id(ctx.config, local.username)
-    existing = await follows.get(ctx.db, actor, me)
-    async with transaction(ctx.db):
-        await follows.upsert(ctx.db, actor, me, activity["id"], "pending")
-    # A Congregation following ours asks to be a sibling: trust before inclusion, so a person always decides.
-    auto = local.kind == "Person" or (ctx.config.public_follows == "auto" and follower.kind != "Group")
-    if (existing is not None and existing.state == "accepted") or auto:
-        row = await follows.get(ctx.db, actor, me)
-        await outbox.answer_follow(ctx.db, ctx.config, local, row, follower.inbox, accept=True)
-        return "accepted"
-    return "pending approval"
+    return await follow_processing.request_received(ctx.db, ctx.config, local, follower, activity["id"])
 
 
 async def _our_follow(ctx: InboxContext, activity: dict[str, Any]) -> follows.Follow | None:

@@ -13,6 +13,7 @@ from node.activitypub.fetch import FetchError
 from node.activitypub.notes import NOTE_TYPES, addressees, parse_note
 from node.activitypub.remote_actors import ActorUnavailable, fetch_remote_actor
 from node.db import transaction
+from node.processing import proposals as processing_proposals
 from node.store import follows, local_actors, remote, remote_objects
 from node.store import posts as posts_store
 from node.store.local_actors import LocalActor
@@ -79,7 +80,10 @@ async def on_create(ctx: InboxContext, activity: dict[str, Any], actor: str) -> 
         return f"dropped: {exc}"
     vote = questions.parse_vote(ctx.config, obj)
     if vote is not None:
-        return await questions.on_vote(ctx.db, ctx.config, activity, vote, actor)
+        if vote.voter != actor:
+            return "ignored: the vote's author is not the Create's actor"
+        return await processing_proposals.stance_received(ctx.db, ctx.config, processing_proposals.RemoteVote(
+            vote.proposal_uuid, vote.choice, vote.voter, activity.get("id")))
     if not _is_note(obj):
         return "stored: Create of an object we do not keep"
     try:

@@ -1,24 +1,25 @@
-"""Activities this node's actors send: stored in the outbox and queued for delivery in one transaction."""
+"""Activities this node's actors send: stored in the outbox and queued for delivery, inside the transaction of
+the change they report. The senders at the end are the outbound registry's lines for follows and votes."""
 
 from __future__ import annotations
 
 import json
 import time
-import uuid
 from typing import Any
 
 import aiosqlite
 
+from node import uris
 from node.activitypub.documents import AS_CONTEXT, actor_id
 from node.config import Config
-from node.db import transaction
+from node.governance.events import Event, FollowAnswered, FollowRequested, FollowUndone, PollVoted
 from node.store import deliveries, outbox
 from node.store import follows as follows_store
 from node.store.local_actors import LocalActor
 
 
 def new_activity_id(config: Config) -> str:
-    return f"{config.base_url}/activities/{uuid.uuid4()}"
+    return uris.new_activity(config)
 
 
 async def publish(db: aiosqlite.Connection, actor: LocalActor, activity: dict[str, Any], inboxes: list[str],
@@ -31,8 +32,8 @@ async def publish(db: aiosqlite.Connection, actor: LocalActor, activity: dict[st
         await deliveries.enqueue(db, activity["id"], actor.id, inbox, body, due)
 
 
-def follow_activity(config: Config, actor: LocalActor, target_uri: str) -> dict[str, Any]:
-    return {"@context": AS_CONTEXT, "id": new_activity_id(config), "type": "Follow",
+def follow_activity(config: Config, actor: LocalActor, target_uri: str, activity_id: str) -> dict[str, Any]:
+    return {"@context": AS_CONTEXT, "id": activity_id, "type": "Follow",
             "actor": actor_id(config, actor.username), "object": target_uri}
 
 
@@ -43,31 +44,35 @@ def answer_activity(config: Config, kind: str, actor: LocalActor, follow: follow
             "object": {"id": follow.activity_id, "type": "Follow", "actor": follow.follower, "object": me}}
 
 
-async def send_follow(db: aiosqlite.Connection, config: Config, actor: LocalActor, target_uri: str,
-                      target_inbox: str) -> str:
-    activity = follow_activity(config, actor, target_uri)
-    async with transaction(db):
-        await follows_store.upsert(db, actor_id(config, actor.username), target_uri, activity["id"], "pending")
-        await publish(db, actor, activity, [target_inbox])
-    return activity["id"]
+async def follow_requested(db: aiosqlite.Connection, config: Config, event: Event) -> None:
+    assert isinstance(event, FollowRequested)
+    activity = follow_activity(config, event.actor, event.follow.followee, event.follow.activity_id)
+    await publish(db, event.actor, activity, [event.inbox])
 
 
-async def answer_follow(db: aiosqlite.Connection, config: Config, actor: LocalActor, follow: follows_store.Follow,
-                        inbox: str, accept: bool) -> str:
-    """Accept or Reject a pending follow of `actor`; the state change and the delivery row commit together."""
-    activity = answer_activity(config, "Accept" if accept else "Reject", actor, follow)
-    async with transaction(db):
-        await follows_store.set_state(db, follow.id, "accepted" if accept else "rejected")
-        await publish(db, actor, activity, [inbox])
-    return activity["id"]
+async def follow_answered(db: aiosqlite.Connection, config: Config, event: Event) -> None:
+    assert isinstance(event, FollowAnswered)
+    activity = answer_activity(config, "Accept" if event.accepted else "Reject", event.actor, event.follow)
+    await publish(db, event.actor, activity, [event.inbox])
 
 
-async def undo_follow(db: aiosqlite.Connection, config: Config, actor: LocalActor, follow: follows_store.Follow,
-                      inbox: str) -> str:
-    me = actor_id(config, actor.username)
+async def follow_undone(db: aiosqlite.Connection, config: Config, event: Event) -> None:
+    assert isinstance(event, FollowUndone)
+    me = actor_id(config, event.actor.username)
     activity = {"@context": AS_CONTEXT, "id": new_activity_id(config), "type": "Undo", "actor": me,
-                "object": {"id": follow.activity_id, "type": "Follow", "actor": me, "object": follow.followee}}
-    async with transaction(db):
-        await follows_store.delete(db, follow.id)
-        await publish(db, actor, activity, [inbox])
-    return activity["id"]
+                "object": {"id": event.follow.activity_id, "type": "Follow", "actor": me,
+                           "object": event.follow.followee}}
+    await publish(db, event.actor, activity, [event.inbox])
+
+
+async def poll_voted(db: aiosqlite.Connection, config: Config, event: Event) -> None:
+    """One Create(Note{name, inReplyTo}) per choice, to the poll's author, as Mastodon sends votes."""
+    assert isinstance(event, PollVoted)
+    voter = actor_id(config, event.member.username)
+    for choice in event.choices:
+        note_id = uris.new_vote(config)
+        note = {"id": note_id, "type": "Note", "attributedTo": voter, "name": choice, "inReplyTo": event.question,
+                "to": [event.author]}
+        activity = {"@context": AS_CONTEXT, "id": note_id + "/activity", "type": "Create", "actor": voter,
+                    "to": [event.author], "object": note}
+        await publish(db, event.member, activity, [event.inbox])

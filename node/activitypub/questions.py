@@ -16,7 +16,7 @@ from node.activitypub.documents import AS_CONTEXT, actor_id
 from node.activitypub.outbox import new_activity_id
 from node.config import Config
 from node.governance import proposals
-from node.governance.proposals import ProposalEvent
+from node.governance.events import Event, ProposalClosed, ProposalOpened, ProposalWithdrawn, StanceTaken
 from node.governance.tally import Tally
 from node.store import local_actors
 from node.store import posts as posts_store
@@ -72,33 +72,25 @@ async def current_document(db: aiosqlite.Connection, config: Config, proposal: P
     return question_document(config, proposal, result, author.display_name if author else "a member")
 
 
-async def publish_events(db: aiosqlite.Connection, config: Config, events: list[ProposalEvent]) -> None:
+async def proposal_changed(db: aiosqlite.Connection, config: Config, event: Event) -> None:
     """Create(Question) when a public proposal opens; Update(Question) as votes come in and when it closes."""
+    assert isinstance(event, ProposalOpened | StanceTaken | ProposalClosed | ProposalWithdrawn)
+    proposal = await proposals_store.by_id(db, event.proposal.id)
+    if proposal.scope != "public":
+        return
+    if isinstance(event, StanceTaken) and not proposals.results_visible(proposal):
+        return  # nothing visible changed
     group = await local_actors.group(db)
     group_uri = actor_id(config, group.username)
-    for event in events:
-        proposal = await proposals_store.by_id(db, event.proposal.id)
-        if proposal.scope != "public":
-            continue
-        if event.kind == "voted" and not proposals.results_visible(proposal):
-            continue  # nothing visible changed
-        document = await current_document(db, config, proposal)
-        if event.kind == "opened":
-            activity_id, kind = document["id"] + "/activity", "Create"
-        elif event.kind in ("voted", "closed", "withdrawn"):
-            activity_id, kind = new_activity_id(config), "Update"
-        else:
-            continue
-        activity = {"@context": AS_CONTEXT, "id": activity_id, "type": kind, "actor": group_uri,
-                    "to": document["to"], "cc": document["cc"], "object": document}
-        inboxes = await posts_store.follower_inboxes(db, group_uri)
-        await outbox.publish(db, group, activity, inboxes, True)
-
-
-def publisher(config: Config):
-    async def publish(db: aiosqlite.Connection, events: list[ProposalEvent]) -> None:
-        await publish_events(db, config, events)
-    return publish
+    document = await current_document(db, config, proposal)
+    if isinstance(event, ProposalOpened):
+        activity_id, kind = document["id"] + "/activity", "Create"
+    else:
+        activity_id, kind = new_activity_id(config), "Update"
+    activity = {"@context": AS_CONTEXT, "id": activity_id, "type": kind, "actor": group_uri,
+                "to": document["to"], "cc": document["cc"], "object": document}
+    inboxes = await posts_store.follower_inboxes(db, group_uri)
+    await outbox.publish(db, group, activity, inboxes, True)
 
 
 @dataclass(frozen=True)
@@ -119,33 +111,6 @@ def parse_vote(config: Config, obj: Any) -> VoteIn | None:
     if obj.get("content"):
         return None  # a reply to the poll, not a vote
     return VoteIn(uuid, name, voter)
-
-
-async def on_vote(db: aiosqlite.Connection, config: Config, activity: dict[str, Any], vote: VoteIn,
-                  actor: str) -> str:
-    """Count a remote vote once per voter, only from those who may take part; say what happened."""
-    if vote.voter != actor:
-        return "ignored: the vote's author is not the Create's actor"
-    proposal = await proposals_store.by_uuid(db, vote.proposal_uuid)
-    if proposal is None:
-        return "ignored: vote on a proposal we do not have"
-    choices = [vote.choice]
-    if proposal.multiple:
-        # Mastodon sends one Create per chosen option of an anyOf poll: together they are one stance.
-        held = await proposals.standing_stances(db, proposal)
-        earlier = next((s for s in held if s.voter == actor), None)
-        if earlier is not None:
-            choices = [*earlier.choices, vote.choice]
-    try:
-        events = await proposals.cast(db, config, proposal, actor, choices, "", activity_id=activity.get("id"),
-                                      publish=publisher(config))
-    except proposals.ProposalError as exc:
-        return f"refused vote: {exc}"
-    return "vote counted" if events else "vote already counted"
-
-
-class VoteError(Exception):
-    """A vote on a remote poll cannot be sent; the message says why, for a person to read."""
 
 
 def poll_options(document: dict[str, Any]) -> tuple[tuple[str, ...], bool]:

@@ -24,15 +24,16 @@ from node import db as database
 from node.activitypub.documents import actor_id
 from node.activitypub.fetch import FetchError
 from node.activitypub.notes import post_uri
-from node.activitypub.outbox import answer_follow, send_follow
 from node.activitypub.remote_actors import ActorUnavailable, fetch_remote_actor, get_remote_actor
 from node.app import create_app
 from node.appkeys import DELIVERY, HTTP
 from node.commands.members import keypair
 from node.config import Config, ConfigError
 from node.governance import accounts
-from node.governance.membership import MembershipError, add_member, create_group
-from node.posts import publish_post
+from node.governance.errors import GovernanceError
+from node.governance.membership import add_member, create_group
+from node.processing import follows as follow_processing
+from node.processing.posts import publish_post
 from node.store import follows, local_actors, remote_objects
 
 PASSWORD = "demo-password"  # noqa: S105 - printed for anyone to use: demo accounts on loopback only
@@ -175,7 +176,7 @@ async def become_siblings(nodes: list[DemoNode]) -> None:
         except (ActorUnavailable, FetchError) as exc:
             raise DemoError(f"{x.spec.name} cannot reach {y.group_uri}: {exc}") from None
         group = await local_actors.group(x.db)
-        await send_follow(x.db, x.config, group, y.group_uri, target.inbox)
+        await follow_processing.send_follow(x.db, x.config, group, y.group_uri, target.inbox)
         x.app[DELIVERY].wake.set()
 
     async def describe() -> str:
@@ -190,7 +191,8 @@ async def become_siblings(nodes: list[DemoNode]) -> None:
             if theirs is not None and theirs.state == "pending":
                 # What `congregation follows approve` does: a person decides, here on the demo's behalf.
                 follower = await get_remote_actor(y.db, y.app[HTTP], x.group_uri)
-                await answer_follow(y.db, y.config, await local_actors.group(y.db), theirs, follower.inbox, True)
+                await follow_processing.answer(y.db, y.config, await local_actors.group(y.db), theirs, follower.inbox,
+                                               True)
                 y.app[DELIVERY].wake.set()
             ours = await follows.get(x.db, x.group_uri, y.group_uri)
             done = done and ours is not None and ours.state == "accepted"
@@ -324,7 +326,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     root = Path(tempfile.mkdtemp(prefix="congregation-demo-")) if temporary else Path(args.data)
     try:
         return await run(root, temporary, args.port_base, args.seconds, stop)
-    except (DemoError, ConfigError, MembershipError) as exc:
+    except (DemoError, ConfigError, GovernanceError) as exc:
         print(f"congregation: {exc}", file=sys.stderr)
         return 1
     finally:

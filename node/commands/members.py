@@ -3,46 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import aiosqlite
-
-from node import config as configuration
-from node import db as database
 from node.activitypub import signatures
 from node.activitypub.documents import actor_id
-from node.config import Config, ConfigError
+from node.commands.opening import open_node
 from node.governance import accounts, invitations, membership
 from node.governance.membership import MembershipError
+from node.processing import membership as processing_membership
 from node.store import invitations as invitations_store
 from node.store import local_actors
-from node.store import settings as settings_store
 
 
 def keypair() -> tuple[str, str]:
     """A new RSA key pair for an actor, as (private PEM, public PEM)."""
     key = signatures.generate_private_key()
     return signatures.private_pem(key), signatures.public_pem(key)
-
-
-@contextlib.asynccontextmanager
-async def open_node(data: str) -> AsyncIterator[tuple[Config, aiosqlite.Connection]]:
-    """The node's settings and an open, migrated database that holds a Congregation."""
-    config = configuration.load(data)
-    if not config.db_path.exists():
-        raise ConfigError(f"{config.db_path} does not exist (run `congregation init` first)")
-    db = await database.connect(config.db_path)
-    try:
-        await database.migrate(db)
-        if await local_actors.group(db) is None:
-            raise ConfigError(f"{config.db_path} holds no Congregation; run `congregation init`")
-        # As the running node sees them: a setting the Congregation decided overrides the file.
-        yield configuration.with_decided(config, await settings_store.decided(db)), db
-    finally:
-        await db.close()
 
 
 def read_password(stream=None) -> str:
@@ -67,7 +45,8 @@ async def cmd_member_add(args: argparse.Namespace) -> int:
     handle = membership.check_handle(args.handle)
     # Hash before opening the database: a bad password changes nothing, and argon2 does not hold the write lock.
     hashed = await accounts.hash_password(read_password()) if args.password_stdin else None
-    async with open_node(args.data) as (config, db):
+    async with open_node(args.data) as node:
+        config, db = node.config, node.db
         await membership.add_member(db, handle, args.display_name or "", args.tier, *keypair(), config=config,
                                     password_hash=hashed)
         print(f"Added {args.tier} @{handle}@{config.host} ({actor_id(config, handle)})"
@@ -76,7 +55,8 @@ async def cmd_member_add(args: argparse.Namespace) -> int:
 
 
 async def cmd_member_list(args: argparse.Namespace) -> int:
-    async with open_node(args.data) as (_, db):
+    async with open_node(args.data) as node:
+        db = node.db
         found = await local_actors.members(db)
         if not found:
             print("No members yet. Invite the first Partner with `congregation invite --tier partner`.")
@@ -87,7 +67,8 @@ async def cmd_member_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_member_log(args: argparse.Namespace) -> int:
-    async with open_node(args.data) as (_, db):
+    async with open_node(args.data) as node:
+        db = node.db
         events = list(reversed(await invitations_store.events(db, args.limit)))
         if not events:
             print("No membership events yet.")
@@ -108,28 +89,32 @@ async def cmd_member_log(args: argparse.Namespace) -> int:
 
 
 async def cmd_member_promote(args: argparse.Namespace) -> int:
-    async with open_node(args.data) as (_, db):
+    async with open_node(args.data) as node:
+        db = node.db
         actor = await membership.promote(db, args.handle, None, args.reason)
         print(f"@{actor.username} is now a Partner.")
     return 0
 
 
 async def cmd_member_demote(args: argparse.Namespace) -> int:
-    async with open_node(args.data) as (_, db):
+    async with open_node(args.data) as node:
+        db = node.db
         actor = await membership.demote(db, args.handle, None, args.reason)
         print(f"@{actor.username} is now a Friend.")
     return 0
 
 
 async def cmd_member_remove(args: argparse.Namespace) -> int:
-    async with open_node(args.data) as (_, db):
-        actor = await membership.remove(db, args.handle, None, args.reason)
+    async with open_node(args.data) as node:
+        db = node.db
+        actor = await processing_membership.remove(db, node.config, args.handle, None, args.reason)
         print(f"@{actor.username} is no longer a member; their sessions have ended and their posts stay.")
     return 0
 
 
 async def cmd_member_reset_link(args: argparse.Namespace) -> int:
-    async with open_node(args.data) as (config, db):
+    async with open_node(args.data) as node:
+        config, db = node.config, node.db
         member = await local_actors.by_username(db, args.handle.strip().lstrip("@").lower())
         if member is None or member.tier is None:
             raise MembershipError(f"there is no member {args.handle} (see `congregation member list`)")
@@ -140,7 +125,8 @@ async def cmd_member_reset_link(args: argparse.Namespace) -> int:
 
 
 async def cmd_invite(args: argparse.Namespace) -> int:
-    async with open_node(args.data) as (config, db):
+    async with open_node(args.data) as node:
+        config, db = node.config, node.db
         issued = await invitations.create(db, config, None, args.tier, args.note)
         print(f"Invitation to join as a {args.tier.title()}, single use, "
               f"valid until {_when(issued.invitation.expires_at)} UTC:")

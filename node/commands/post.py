@@ -6,11 +6,9 @@ import argparse
 import os
 import sys
 
-from node import config as configuration
-from node import db as database
 from node.activitypub.notes import post_uri
-from node.config import ConfigError
-from node.posts import PostError, delete_post, edit_post, publish_post
+from node.commands.opening import open_node
+from node.processing.posts import PostError, delete_post, edit_post, publish_post
 from node.store import local_actors
 
 
@@ -22,23 +20,15 @@ def _post_number(text: str) -> int:
 
 
 async def cmd_post(args: argparse.Namespace) -> int:
-    config = configuration.load(args.data)
-    if not config.db_path.exists():
-        raise ConfigError(f"{config.db_path} does not exist (run `congregation init` first)")
-    db = await database.connect(config.db_path)
-    try:
-        await database.migrate(db)
-        author = await local_actors.group(db) if args.group else await local_actors.by_username(db, args.handle)
-        if author is None:
-            raise PostError("no Congregation here (run `congregation init`)" if args.group
-                            else f"no member @{args.handle} (see `congregation member list`)")
-        text = " ".join(args.text)
-        return await _run(db, config, author, args, text)
-    except PostError as exc:
-        print(f"congregation: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        await db.close()
+    async with open_node(args.data) as node:
+        try:
+            author = node.group if args.group else await local_actors.by_username(node.db, args.handle)
+            if author is None:
+                raise PostError(f"no member @{args.handle} (see `congregation member list`)")
+            return await _run(node.db, node.config, author, args, " ".join(args.text))
+        except PostError as exc:
+            print(f"congregation: {exc}", file=sys.stderr)
+            return 1
 
 
 async def _run(db, config, author, args: argparse.Namespace, text: str) -> int:

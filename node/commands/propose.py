@@ -8,14 +8,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from node import config as configuration
-from node import db as database
-from node.activitypub import questions
-from node.config import ConfigError
+from node import uris
+from node.commands.opening import open_node
 from node.governance import proposals
 from node.governance.tally import KINDS
+from node.processing import proposals as processing_proposals
 from node.store import local_actors
 from node.store import proposals as proposals_store
-from node.store import settings as settings_store
 
 DURATION = re.compile(r"^(\d+)([mhd])$")
 
@@ -36,21 +35,12 @@ def closing_time(text: str) -> datetime:
     return moment
 
 
-async def _open(args: argparse.Namespace):
-    config = configuration.load(args.data)
-    if not config.db_path.exists():
-        raise ConfigError(f"{config.db_path} does not exist (run `congregation init` first)")
-    db = await database.connect(config.db_path)
-    await database.migrate(db)
-    try:  # as the running node sees them: a setting the Congregation decided overrides the file
-        return configuration.with_decided(config, await settings_store.decided(db)), db
-    except ConfigError:
-        await db.close()
-        raise
-
-
 async def cmd_propose(args: argparse.Namespace) -> int:
-    config, db = await _open(args)
+    async with open_node(args.data) as node:
+        return await _propose(node.config, node.db, args)
+
+
+async def _propose(config, db, args: argparse.Namespace) -> int:
     try:
         author = await local_actors.by_username(db, args.handle.lstrip("@").lower())
         if author is None or author.tier is None:
@@ -62,33 +52,27 @@ async def cmd_propose(args: argparse.Namespace) -> int:
             action_args = {"actor": args.sibling or ""}
         elif args.action == "change_setting":
             action_args = {"setting": args.setting or "", "value": args.value or ""}
-        events = await proposals.create(
+        events = await processing_proposals.open_proposal(
             db, config, author, kind=args.kind, title=args.title, details=args.details, closes_at=args.closes,
             scope=args.scope, options=args.option, multiple=args.multiple, quorum_percent=args.quorum,
-            hide_results=args.hide_results, action=args.action, action_args=action_args,
-            publish=questions.publisher(config))
+            hide_results=args.hide_results, action=args.action, action_args=action_args)
         proposal = events[0].proposal
-        print(f"Proposal {proposal.id} is open until {proposal.closes_at}: {config.base_url}/proposals/{proposal.uuid}")
+        print(f"Proposal {proposal.id} is open until {proposal.closes_at}: {uris.proposal(config, proposal.uuid)}")
         return 0
     except proposals.ProposalError as exc:
         print(f"congregation: {exc}", file=sys.stderr)
         return 1
-    finally:
-        await db.close()
 
 
 async def cmd_proposals(args: argparse.Namespace) -> int:
-    config, db = await _open(args)
-    try:
-        for p in await proposals_store.recent(db):
+    async with open_node(args.data) as node:
+        for p in await proposals_store.recent(node.db):
             shown = proposals.results_visible(p)
-            result = await proposals.current_tally(db, config, p) if shown else None
+            result = await proposals.current_tally(node.db, node.config, p) if shown else None
             counts = ", ".join(f"{k} {v}" for k, v in result.counts.items()) if result else "results hidden until close"
             print(f"{p.id:>4}  {p.state:<9}  {p.kind:<7} {p.scope:<12} closes {p.closes_at[:16]}  {p.title}"
                   f"  ({counts})")
         return 0
-    finally:
-        await db.close()
 
 
 def add_parsers(sub, data_arg=None) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from node.db import now_iso, transaction
-from node.governance.membership import MembershipError
+from node.governance.errors import Invalid
 from node.store import crews as store
 from node.store.crews import Crew, JoinRequest
 from node.store.local_actors import LocalActor
@@ -19,7 +19,7 @@ CREW_MIN = 3  # below this a crew is told it is small; a crew is people who can 
 MAX_NAME, MAX_PURPOSE, MAX_RHYTHM, MAX_MESSAGE = 80, 2_000, 200, 1_000
 
 
-class CrewError(MembershipError):
+class CrewError(Invalid):
     """A crew change cannot be made; the message says why, for a person to read."""
 
 
@@ -140,9 +140,9 @@ async def leave(db: aiosqlite.Connection, actor: LocalActor, crew_id: int) -> li
 
 
 async def membership_ended(db: aiosqlite.Connection, actor_id: int) -> None:
-    """Someone left the Congregation or was removed: they leave every crew, their own requests to join are
-    withdrawn, and requests that waited only on their answer are now admitted. Runs inside the caller's
-    transaction (membership's), so the two changes commit together."""
+    """Someone left the Congregation or was removed (a MembershipEnded event): they leave every crew, their own
+    requests to join are withdrawn, and requests that waited only on their answer are now admitted. Processing
+    runs this in the transaction that ended the membership, so the two changes commit together."""
     for crew in await store.of_member(db, actor_id):
         await store.remove_member(db, crew.id, actor_id)
         for request in await store.pending_requests(db, crew.id):

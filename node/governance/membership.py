@@ -9,8 +9,12 @@ import aiosqlite
 
 from node.config import HANDLE_RE, Config
 from node.db import transaction
+from node.governance.errors import Conflict, GovernanceError, Invalid, NotAllowed, NotFound
+from node.governance.events import Event, MembershipEnded
 from node.store import accounts, invitations, local_actors
 from node.store.local_actors import LocalActor
+
+__all__ = ["Conflict", "GovernanceError", "MembershipError", "NotAllowed", "NotFound", "Unusable"]
 
 TIERS = ("friend", "partner")
 RESERVED = {"admin", "root", "inbox", "actors", "activities", "well-known", "nodeinfo", "api", "static", "login",
@@ -20,23 +24,11 @@ MAX_BIO = 2_000
 MAX_REASON = 1_000
 
 
-class MembershipError(Exception):
+class MembershipError(Invalid):
     """A membership change cannot be made; the message says why, for a person to read."""
 
 
-class NotAllowed(MembershipError):
-    """The person asking may not make this change."""
-
-
-class NotFound(MembershipError):
-    """The member or invitation named does not exist."""
-
-
-class Conflict(MembershipError):
-    """The change clashes with what already is: a taken handle, a full Congregation, the last Partner."""
-
-
-class Unusable(MembershipError):
+class Unusable(Conflict):
     """A link (invitation, password reset) cannot be used; `state` names why, for callers that answer by it."""
 
     def __init__(self, message: str, state: str) -> None:
@@ -188,21 +180,21 @@ async def demote(db: aiosqlite.Connection, member: str | int, by: LocalActor | N
     return actor
 
 
-async def leave(db: aiosqlite.Connection, member: LocalActor, reason: str = "") -> None:
+async def leave(db: aiosqlite.Connection, member: LocalActor, reason: str = "") -> list[Event]:
     """A member leaves of their own accord; their sessions end, their posts stay."""
-    await _end_membership(db, member.id, "departed", member.id, reason)
+    return await _end_membership(db, member.id, "departed", member.id, reason)
 
 
-async def remove(db: aiosqlite.Connection, member: str | int, by: LocalActor | None, reason: str) -> LocalActor:
-    """Remove a member (the operator now; a passed `remove_member` decision in issue 5)."""
+async def remove(db: aiosqlite.Connection, member: str | int, by: LocalActor | None, reason: str) -> list[Event]:
+    """Remove a member (by a Partner, the operator, or a passed `remove_member` decision)."""
     if not reason.strip():
         raise MembershipError("say why the member is being removed; the reason is recorded for everyone")
     actor = await _member(db, member)
-    await _end_membership(db, actor.id, "removed", by.id if by else None, reason)
-    return actor
+    return await _end_membership(db, actor.id, "removed", by.id if by else None, reason)
 
 
-async def _end_membership(db: aiosqlite.Connection, actor_id: int, kind: str, by: int | None, reason: str) -> None:
+async def _end_membership(db: aiosqlite.Connection, actor_id: int, kind: str, by: int | None, reason: str
+                          ) -> list[Event]:
     reason = check_reason(reason)
     async with transaction(db):
         actor = await _member(db, actor_id)
@@ -210,7 +202,5 @@ async def _end_membership(db: aiosqlite.Connection, actor_id: int, kind: str, by
             raise Conflict("the last Partner cannot leave or be removed: promote someone first")
         await local_actors.remove_member(db, actor.id)
         await accounts.delete_sessions_of(db, actor.id)
-        from node.governance.crews import membership_ended  # crews builds on membership: imported here
-
-        await membership_ended(db, actor.id)
         await invitations.record_event(db, kind, actor.id, by, actor.tier, reason)
+        return [MembershipEnded(actor, kind)]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 import aiosqlite
 
+from node.governance.errors import Invalid
+from node.governance.events import Event, PostCreated, PostDeleted, PostEdited
 from node.store import crews as crews_store
 from node.store import local_actors
 from node.store import posts as posts_store
@@ -17,15 +18,8 @@ VISIBILITIES = ("public", "members", "crew")
 MAX_SOURCE = 20_000
 
 
-class PostError(Exception):
+class PostError(Invalid):
     """A post cannot be made or changed; the message says why, for a person to read."""
-
-
-@dataclass(frozen=True)
-class PostEvent:
-    kind: str  # "created" | "edited" | "deleted"
-    post: Post
-    author: LocalActor
 
 
 def _check_author(author: LocalActor) -> None:
@@ -41,7 +35,7 @@ def _check_text(content: str, source: str) -> None:
 
 
 async def publish(db: aiosqlite.Connection, author: LocalActor, visibility: str, content: str, source: str,
-                  to_group: bool = True, crew_id: int | None = None) -> list[PostEvent]:
+                  to_group: bool = True, crew_id: int | None = None) -> list[Event]:
     """A new post; `content` is the sanitized HTML of `source`; a crew post names its crew in `crew_id`."""
     _check_author(author)
     _check_text(content, source)
@@ -56,7 +50,7 @@ async def publish(db: aiosqlite.Connection, author: LocalActor, visibility: str,
         crew_id = None
     post_id = await posts_store.insert(db, str(uuid.uuid4()), author.id, visibility, to_group, content, source,
                                        crew_id)
-    return [PostEvent("created", await posts_store.by_id(db, post_id), author)]
+    return [PostCreated(await posts_store.by_id(db, post_id), author)]
 
 
 async def _check_crew(db: aiosqlite.Connection, author: LocalActor, crew_id: int | None) -> None:
@@ -77,19 +71,19 @@ async def _own_post(db: aiosqlite.Connection, actor: LocalActor, post_id: int) -
 
 
 async def edit(db: aiosqlite.Connection, actor: LocalActor, post_id: int, content: str,
-               source: str) -> list[PostEvent]:
+               source: str) -> list[Event]:
     """Replace a post's text; only its author may."""
     _check_text(content, source)
     post = await _own_post(db, actor, post_id)
     await posts_store.set_content(db, post.id, content, source)
-    return [PostEvent("edited", await posts_store.by_id(db, post.id), actor)]
+    return [PostEdited(await posts_store.by_id(db, post.id), actor)]
 
 
-async def delete(db: aiosqlite.Connection, actor: LocalActor, post_id: int) -> list[PostEvent]:
+async def delete(db: aiosqlite.Connection, actor: LocalActor, post_id: int) -> list[Event]:
     """Delete a post, leaving a tombstone; only its author may."""
     post = await _own_post(db, actor, post_id)
     await posts_store.mark_deleted(db, post.id)
-    return [PostEvent("deleted", await posts_store.by_id(db, post.id), actor)]
+    return [PostDeleted(await posts_store.by_id(db, post.id), actor)]
 
 
 async def author_of(db: aiosqlite.Connection, post: Post) -> LocalActor | None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-
 import aiosqlite
 
 from node.db import transaction
+from node.governance.errors import Invalid
+from node.governance.events import Event, ProfileChanged
 from node.governance.membership import MembershipError, check_bio, check_display_name
 from node.store import accounts, local_actors
 from node.store.local_actors import LocalActor
@@ -22,30 +21,11 @@ _MAGIC = (
 )
 
 
-@dataclass(frozen=True)
-class ProfileEvent:
-    """A member's public profile changed: copies of their actor held elsewhere are out of date."""
-
-    kind: str  # profile | avatar | avatar-removed
-    actor: LocalActor  # as it is after the change
+async def _changed(db: aiosqlite.Connection, what: str, member: LocalActor) -> list[Event]:
+    return [ProfileChanged(await local_actors.by_id(db, member.id), what)]
 
 
-# Called inside the transaction that made the events, so what federation queues commits with the change.
-Publisher = Callable[[aiosqlite.Connection, list[ProfileEvent]], Awaitable[None]]
-
-
-async def _publish(db: aiosqlite.Connection, publish: Publisher | None, events: list[ProfileEvent]
-                   ) -> list[ProfileEvent]:
-    if publish is not None and events:
-        await publish(db, events)
-    return events
-
-
-async def _changed(db: aiosqlite.Connection, kind: str, member: LocalActor) -> list[ProfileEvent]:
-    return [ProfileEvent(kind, await local_actors.by_id(db, member.id))]
-
-
-class TooLarge(MembershipError):
+class TooLarge(Invalid):
     """An upload is larger than an avatar may be."""
 
 
@@ -59,8 +39,7 @@ def image_type(data: bytes) -> str | None:
     return None
 
 
-async def update_profile(db: aiosqlite.Connection, member: LocalActor, display_name: str, bio: str,
-                         publish: Publisher | None = None) -> list[ProfileEvent]:
+async def update_profile(db: aiosqlite.Connection, member: LocalActor, display_name: str, bio: str) -> list[Event]:
     """Set a member's display name (empty: their handle) and bio, as their Person actor shows them."""
     name = check_display_name(display_name, member.username)
     bio = check_bio(bio)
@@ -69,11 +48,10 @@ async def update_profile(db: aiosqlite.Connection, member: LocalActor, display_n
         if current is not None and (current.display_name, current.summary) == (name, bio):
             return []
         await local_actors.set_profile(db, member.id, name, bio)
-        return await _publish(db, publish, await _changed(db, "profile", member))
+        return await _changed(db, "profile", member)
 
 
-async def set_avatar(db: aiosqlite.Connection, member: LocalActor, data: bytes,
-                     publish: Publisher | None = None) -> list[ProfileEvent]:
+async def set_avatar(db: aiosqlite.Connection, member: LocalActor, data: bytes) -> list[Event]:
     """Store an avatar after checking its size and kind."""
     if not data:
         raise MembershipError("choose an image file")
@@ -84,14 +62,13 @@ async def set_avatar(db: aiosqlite.Connection, member: LocalActor, data: bytes,
         raise MembershipError("an avatar must be a PNG, JPEG, GIF or WebP image")
     async with transaction(db):
         await accounts.set_avatar(db, member.id, media_type, data)
-        return await _publish(db, publish, await _changed(db, "avatar", member))
+        return await _changed(db, "avatar", member)
 
 
-async def delete_avatar(db: aiosqlite.Connection, member: LocalActor, publish: Publisher | None = None
-                        ) -> list[ProfileEvent]:
+async def delete_avatar(db: aiosqlite.Connection, member: LocalActor) -> list[Event]:
     """Remove a member's avatar; removing none is not an error, and changes nothing."""
     async with transaction(db):
         if await accounts.avatar_media_type(db, member.id) is None:
             return []
         await accounts.delete_avatar(db, member.id)
-        return await _publish(db, publish, await _changed(db, "avatar-removed", member))
+        return await _changed(db, "avatar-removed", member)

@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import aiosqlite
 
+from node import uris
 from node.config import Config, ConfigError, with_decided
 from node.db import transaction
 from node.governance import decision_log, tally
-from node.governance.membership import MembershipError, iso
+from node.governance.errors import GovernanceError, Invalid
+from node.governance.events import (
+    Event,
+    OutcomeRecorded,
+    ProposalClosed,
+    ProposalEnacted,
+    ProposalOpened,
+    ProposalWithdrawn,
+    StanceTaken,
+)
+from node.governance.membership import iso
 from node.store import crews as crews_store
 from node.store import follows, local_actors, remote
 from node.store import proposals as store
@@ -31,30 +41,16 @@ ACTIONS = ("promote", "remove_member", "approve_sibling", "change_setting")
 MAX_TITLE, MAX_DETAILS, MAX_OPTION, MAX_OPTIONS, MAX_REASON, MAX_OUTCOME = 200, 10_000, 100, 20, 2_000, 5_000
 MIN_OPEN, MAX_OPEN = timedelta(minutes=1), timedelta(days=366)
 
-Enactor = Callable[[aiosqlite.Connection, Proposal], Awaitable[None]]
-# Called inside the transaction that made the events, so what federation queues commits with the change.
-Publisher = Callable[[aiosqlite.Connection, list["ProposalEvent"]], Awaitable[None]]
+# Enactors may return events (a sibling's Follow, a changed setting) that federate with the enactment.
+Enactor = Callable[[aiosqlite.Connection, Proposal], Awaitable[list[Event] | None]]
 
 
-async def _publish(db: aiosqlite.Connection, publish: Publisher | None, events: list[ProposalEvent]
-                   ) -> list[ProposalEvent]:
-    if publish is not None and events:
-        await publish(db, events)
-    return events
-
-
-class ProposalError(MembershipError):
+class ProposalError(Invalid):
     """A proposal or stance cannot be made; the message says why, for a person to read."""
 
 
-@dataclass(frozen=True)
-class ProposalEvent:
-    kind: str  # opened | voted | closed | withdrawn | enacted | outcome
-    proposal: Proposal
-
-
 def local_uri(config: Config, username: str) -> str:
-    return f"{config.base_url}/actors/{username}"
+    return uris.actor(config, username)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -128,7 +124,7 @@ async def create(db: aiosqlite.Connection, config: Config, author: LocalActor, *
                  details: str = "", closes_at: datetime, scope: str = "congregation", crew_id: int | None = None,
                  options: list[str] | None = None, multiple: bool = False, quorum_percent: int = 0,
                  hide_results: bool = False, action: str | None = None, action_args: dict | None = None,
-                 now: datetime | None = None, publish: Publisher | None = None) -> list[ProposalEvent]:
+                 now: datetime | None = None) -> list[Event]:
     """Open a proposal; the closing time is required and between a minute and a year away."""
     if author.tier is None:
         raise ProposalError("only members can make proposals")
@@ -164,7 +160,7 @@ async def create(db: aiosqlite.Connection, config: Config, author: LocalActor, *
             details=details, options=option_names, multiple=multiple and kind == "poll", closes_at=iso(closes_at),
             quorum_percent=quorum_percent, hide_results=hide_results, action=action,
             action_args=action_args if action else None)
-        return await _publish(db, publish, [ProposalEvent("opened", await store.by_id(db, proposal_id))])
+        return [ProposalOpened(await store.by_id(db, proposal_id))]
 
 
 async def _check_action(db: aiosqlite.Connection, config: Config, author: LocalActor, kind: str, scope: str,
@@ -221,8 +217,7 @@ async def get(db: aiosqlite.Connection, proposal_id: int) -> Proposal:
 
 
 async def cast(db: aiosqlite.Connection, config: Config, proposal: Proposal, voter: str, choices: list[str],
-               reason: str = "", activity_id: str | None = None, now: datetime | None = None,
-               publish: Publisher | None = None) -> list[ProposalEvent]:
+               reason: str = "", activity_id: str | None = None, now: datetime | None = None) -> list[Event]:
     """Take or change a stance; the latest counts. Refused after the closing time and from anyone ineligible."""
     moment = _now(now)
     if not proposal.is_open or proposal.closes_at <= iso(moment):
@@ -242,7 +237,7 @@ async def cast(db: aiosqlite.Connection, config: Config, proposal: Proposal, vot
     async with transaction(db):
         if await store.insert_stance(db, proposal.id, voter, picked, reason, iso(moment), activity_id) is None:
             return []
-        return await _publish(db, publish, [ProposalEvent("voted", proposal)])
+        return [StanceTaken(proposal)]
 
 
 async def current_tally(db: aiosqlite.Connection, config: Config, proposal: Proposal) -> tally.Tally:
@@ -266,19 +261,18 @@ async def standing_stances(db: aiosqlite.Connection, proposal: Proposal) -> list
     return sorted(latest.values(), key=lambda r: r.cast_at)
 
 
-async def withdraw(db: aiosqlite.Connection, actor: LocalActor, proposal_id: int, publish: Publisher | None = None
-                   ) -> list[ProposalEvent]:
+async def withdraw(db: aiosqlite.Connection, actor: LocalActor, proposal_id: int) -> list[Event]:
     async with transaction(db):
         proposal = await get(db, proposal_id)
         if actor.id != proposal.author_id and actor.tier != "partner":
             raise ProposalError("only the proposer or a Partner can withdraw a proposal")
         _transition(proposal, "withdrawn")
         await store.set_state(db, proposal.id, "withdrawn")
-        return await _publish(db, publish, [ProposalEvent("withdrawn", await store.by_id(db, proposal.id))])
+        return [ProposalWithdrawn(await store.by_id(db, proposal.id))]
 
 
 async def record_outcome(db: aiosqlite.Connection, actor: LocalActor, proposal_id: int, text: str
-                         ) -> list[ProposalEvent]:
+                         ) -> list[Event]:
     """After close, the proposer or a Partner writes what was decided and what happens next."""
     text = text.strip()
     if not text or len(text) > MAX_OUTCOME:
@@ -290,56 +284,69 @@ async def record_outcome(db: aiosqlite.Connection, actor: LocalActor, proposal_i
         if actor.id != proposal.author_id and actor.tier != "partner":
             raise ProposalError("only the proposer or a Partner records the outcome")
         await store.set_outcome(db, proposal.id, text, actor.id)
-        return [ProposalEvent("outcome", await store.by_id(db, proposal.id))]
+        return [OutcomeRecorded(await store.by_id(db, proposal.id))]
+
+
+async def due(db: aiosqlite.Connection, now: datetime | None = None) -> list[int]:
+    """Ids of open proposals whose closing time has come."""
+    return [proposal.id for proposal in await store.due(db, iso(_now(now)))]
+
+
+async def close(db: aiosqlite.Connection, config: Config, proposal_id: int) -> list[Event]:
+    """Close one proposal: tally it, append the signed result to the decision log (call inside a transaction)."""
+    async with transaction(db):
+        fresh = await store.by_id(db, proposal_id)
+        if fresh is None or not fresh.is_open:
+            return []
+        result = await current_tally(db, config, fresh)
+        await store.set_closed(db, fresh.id, result.outcome, result.eligible, fresh.closes_at)
+        closed = await store.by_id(db, fresh.id)
+        group = await local_actors.group(db)
+        await decision_log.append(db, group.private_key_pem, log_record(config, closed, result))
+        return [ProposalClosed(closed)]
+
+
+async def to_enact(db: aiosqlite.Connection) -> list[Proposal]:
+    """Passed proposals that act and are not enacted yet (also after a crash between closing and enacting)."""
+    async with db.execute("SELECT id FROM proposals WHERE state = 'passed' AND action IS NOT NULL"
+                          " ORDER BY closed_at, id") as cur:
+        ids = [row[0] for row in await cur.fetchall()]
+    return [await store.by_id(db, proposal_id) for proposal_id in ids]
+
+
+async def mark_enacted(db: aiosqlite.Connection, proposal: Proposal, error: str | None = None) -> list[Event]:
+    """Record that a passed proposal was carried out, or why it could not be ("passed, not enacted")."""
+    async with transaction(db):
+        await store.set_enacted(db, proposal.id, error)
+        return [] if error else [ProposalEnacted(await store.by_id(db, proposal.id))]
 
 
 async def close_due(db: aiosqlite.Connection, config: Config, enactors: dict[str, Enactor],
-                    now: datetime | None = None, publish: Publisher | None = None) -> list[ProposalEvent]:
-    """Close every proposal whose time has come, log and sign each result, then enact what passed."""
-    events: list[ProposalEvent] = []
-    group = await local_actors.group(db)
-    for proposal in await store.due(db, iso(_now(now))):
+                    now: datetime | None = None) -> list[Event]:
+    """Close every proposal whose time has come, then enact what passed with local enactors (each idempotent,
+    run in the transaction that marks it enacted). The node's clock goes through processing.proposals, which
+    also federates; this is the rules alone."""
+    events: list[Event] = []
+    for proposal_id in await due(db, now):
         async with transaction(db):
-            fresh = await store.by_id(db, proposal.id)
-            if not fresh.is_open:
-                continue
-            result = await current_tally(db, config, fresh)
-            await store.set_closed(db, fresh.id, result.outcome, result.eligible, fresh.closes_at)
-            closed = await store.by_id(db, fresh.id)
-            await decision_log.append(db, group.private_key_pem, log_record(config, closed, result))
-            events.extend(await _publish(db, publish, [ProposalEvent("closed", closed)]))
-    events.extend(await enact_pending(db, enactors))
-    return events
-
-
-async def enact_pending(db: aiosqlite.Connection, enactors: dict[str, Enactor]) -> list[ProposalEvent]:
-    """Enact passed proposals not yet enacted (also after a crash between closing and enacting): each enactor
-    is idempotent, so running one twice changes nothing the second time."""
-    events = []
-    async with db.execute("SELECT id FROM proposals WHERE state = 'passed' AND action IS NOT NULL"
-                          " ORDER BY closed_at, id") as cur:
-        pending = [row[0] for row in await cur.fetchall()]
-    for proposal_id in pending:
-        proposal = await store.by_id(db, proposal_id)
+            events.extend(await close(db, config, proposal_id))
+    for proposal in await to_enact(db):
         enactor = enactors.get(proposal.action)
         if enactor is None:
             continue
         try:
-            await enactor(db, proposal)
-        except MembershipError as exc:
             async with transaction(db):
-                await store.set_enacted(db, proposal.id, str(exc))
-            continue
-        async with transaction(db):
-            await store.set_enacted(db, proposal.id, None)
-        events.append(ProposalEvent("enacted", await store.by_id(db, proposal.id)))
+                events.extend(await enactor(db, proposal) or [])
+                events.extend(await mark_enacted(db, proposal))
+        except GovernanceError as exc:
+            events.extend(await mark_enacted(db, proposal, str(exc)))
     return events
 
 
 def log_record(config: Config, proposal: Proposal, result: tally.Tally) -> dict:
     """What the decision log keeps of a closed proposal: enough for a sibling to know what was decided."""
     return {
-        "proposal": f"{config.base_url}/proposals/{proposal.uuid}", "title": proposal.title, "kind": proposal.kind,
+        "proposal": uris.proposal(config, proposal.uuid), "title": proposal.title, "kind": proposal.kind,
         "scope": proposal.scope, "action": proposal.action, "actionArgs": proposal.action_args,
         "result": result.outcome, "counts": result.counts, "voters": result.voters, "eligible": result.eligible,
         "quorumPercent": proposal.quorum_percent, "closesAt": proposal.closes_at, "openedAt": proposal.created_at,

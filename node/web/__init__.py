@@ -6,9 +6,9 @@ from importlib import resources
 
 from aiohttp import web
 
-from node.appkeys import LOGIN_THROTTLE, TEMPLATES
+from node.appkeys import LOGIN_THROTTLE, TEMPLATES, UI_RESOURCES
 from node.web import crews, follows, home, invitations, members, polls, proposals, public, settings, signin
-from node.web.auth import LoginThrottle, session_middleware
+from node.web.auth import LoginThrottle, is_ui, session_middleware
 from node.web.render import SECURITY_HEADERS, environment, render
 
 HEADINGS = {400: "That did not work", 401: "Sign in first", 403: "Not for you", 404: "Not found",
@@ -23,6 +23,8 @@ def _wants_html(request: web.Request) -> bool:
 @web.middleware
 async def html_errors(request: web.Request, handler) -> web.StreamResponse:
     """A browser that hits a 4xx gets a page in the site's frame, with the reason, not bare text."""
+    if not is_ui(request):
+        return await handler(request)
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -48,9 +50,13 @@ def setup(app: web.Application) -> None:
     app[TEMPLATES] = environment()
     app[LOGIN_THROTTLE] = LoginThrottle()
     app.middlewares.extend([html_errors, session_middleware])
+    before = set(app.router.resources())
     for module in (signin, home, members, invitations, follows, settings, crews, proposals, polls, public):
         app.add_routes(module.routes)
     app.router.add_static("/static", str(resources.files("node.web") / "static"), append_version=False)
+    # Only these get sessions, CSRF and HTML error pages; the wire's routes (inbox, AS2 collections,
+    # discovery) are served as they are, whatever middleware the UI adds.
+    app[UI_RESOURCES] = frozenset(set(app.router.resources()) - before)
     app.on_response_prepare.append(_static_headers)
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from node.appkeys import CONFIG, DB, MEMBER, NEW_CSRF, SESSION, SESSION_TOKEN
+from node.appkeys import CONFIG, DB, MEMBER, NEW_CSRF, SESSION, SESSION_TOKEN, UI_RESOURCES
 from node.config import proxy_networks
 from node.db import transaction
 from node.governance import accounts
@@ -78,10 +78,12 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Load the session from its cookie; check CSRF on every form POST before the handler runs."""
     request[MEMBER] = None
     request[SESSION] = None
+    if not is_ui(request):
+        return await handler(request)  # server to server: signed, never cookie-authenticated
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await _load_session(request, token)
-    if request.method == "POST" and not _is_inbox(request):
+    if request.method == "POST":
         allowance = getattr(request.match_info.handler, BODY_ALLOWANCE, 0)
         if allowance > request.client_max_size and request[MEMBER] is not None:
             request = request.clone(client_max_size=allowance)
@@ -96,10 +98,11 @@ def _is_form(request: web.Request) -> bool:
     return request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _is_inbox(request: web.Request) -> bool:
-    """Server-to-server POSTs: signed, not cookie-authenticated, so CSRF does not apply."""
-    path = request.path
-    return path == "/inbox" or (path.startswith("/actors/") and path.endswith("/inbox"))
+def is_ui(request: web.Request) -> bool:
+    """A route of the members' UI (or no route at all: a browser's 404 is a page too), not one of the wire's."""
+    route = request.match_info.route
+    resource = getattr(route, "resource", None)
+    return resource is None or resource in request.app.get(UI_RESOURCES, ())
 
 
 async def _load_session(request: web.Request, token: str) -> None:

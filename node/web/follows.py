@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from node import follows_service
 from node.activitypub.documents import actor_id
 from node.appkeys import CONFIG, DB, HTTP
-from node.follows_service import FollowError
 from node.governance.siblings import SiblingState, sibling_states
+from node.processing import follows as follows_service
+from node.processing.follows import FollowError
 from node.store import follows, local_actors, timeline
 from node.store.follows import Follow
 from node.web.auth import redirect, require_partner

@@ -8,10 +8,10 @@ from aiohttp import web
 
 from node.appkeys import CONFIG, DB
 from node.governance.posts import MAX_SOURCE, VISIBILITIES
-from node.posts import PostError, delete_post, edit_post, publish_post
+from node.processing.posts import PostError, delete_post, edit_post, publish_post
 from node.store import crews as crews_store
+from node.store import local_actors, timeline
 from node.store import posts as posts_store
-from node.store import timeline
 from node.store.posts import Post
 from node.web.auth import member, redirect, require_member
 from node.web.render import render
@@ -57,6 +57,15 @@ async def render_home(request: web.Request, status: int = 200, text: str = "", v
         timeline_path="/home", timeline_heading="Timeline",
         timeline_empty="Nothing here yet: write the first post, or follow a Congregation.")
     return _private(response)
+
+
+@routes.get("/")
+async def index(request: web.Request) -> web.Response:
+    """Members land on their home timeline; everyone else on the Congregation's public page."""
+    if member(request) is not None:
+        raise web.HTTPFound("/home")
+    group = await local_actors.group(request.app[DB])
+    raise web.HTTPFound(f"/actors/{group.username}")
 
 
 @routes.get("/home")

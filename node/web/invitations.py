@@ -10,6 +10,7 @@ from aiohttp import web
 from node.activitypub import signatures
 from node.appkeys import CONFIG, DB
 from node.governance import accounts, invitations
+from node.governance.errors import GovernanceError
 from node.governance.membership import (
     TIERS,
     MembershipError,
@@ -108,7 +109,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         return await _page(request, 400, error="Choose Friend or Partner.", note=note)
     try:
         issued = await invitations.create(request.app[DB], request.app[CONFIG], me, tier, note)
-    except MembershipError as exc:
+    except GovernanceError as exc:
         if (page := _refused(exc)) is not None:
             raise page from None
         return await _page(request, form_status(exc), error=sentence(exc), tier=tier, note=note)
@@ -127,7 +128,7 @@ async def endorse_invitation(request: web.Request) -> web.Response:
     await read_form(request)
     try:
         await invitations.endorse(request.app[DB], member(request), _invitation_id(request))
-    except MembershipError as exc:
+    except GovernanceError as exc:
         if (page := _refused(exc)) is not None:
             raise page from None
         return await _page(request, form_status(exc), error=sentence(exc))
@@ -147,7 +148,7 @@ async def revoke_invitation(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text="Only Partners and the inviter can revoke an invitation.")
     try:
         await invitations.revoke(db, me, invitation.id)
-    except MembershipError as exc:
+    except GovernanceError as exc:
         if (page := _refused(exc)) is not None:
             raise page from None
         return await _page(request, form_status(exc), error=sentence(exc))
@@ -179,7 +180,7 @@ async def invite_form(request: web.Request) -> web.Response:
     try:
         invitation = await invitations.lookup(db, _token(request))
         refuse_if_full(await size_status(db, config))
-    except MembershipError as exc:
+    except GovernanceError as exc:
         return await _unusable_page(request, exc, form_status(exc))
     return await _accept_page(request, invitation)
 
@@ -211,7 +212,7 @@ async def accept_invitation(request: web.Request) -> web.StreamResponse:
                                              await asyncio.to_thread(_keypair))
     except Unusable as exc:
         return await _unusable_page(request, exc, 409 if exc.state == "used" else form_status(exc))
-    except MembershipError as exc:
+    except GovernanceError as exc:
         return await error(sentence(exc), form_status(exc))
     response = redirect("/home")
     await start_session(request, response, await local_actors.by_id(db, member_id))

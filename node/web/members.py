@@ -10,7 +10,8 @@ from multidict import MultiDictProxy
 
 from node.appkeys import CONFIG, DB
 from node.governance import accounts
-from node.governance.membership import Conflict, MembershipError, NotAllowed, NotFound, Unusable
+from node.governance.errors import GovernanceError, http_status
+from node.governance.membership import Unusable
 from node.store import accounts as accounts_store
 from node.store import invitations as invitations_store
 from node.store import local_actors
@@ -27,17 +28,12 @@ EVENT_WORDS = {"joined": "joined", "promoted": "promoted to Partner", "demoted":
                "departed": "left", "removed": "removed"}
 
 
-def form_status(exc: MembershipError) -> int:
-    """The HTTP status of a refused change: 403 not allowed, 404 not found, 409 conflict, else 400."""
-    if isinstance(exc, NotAllowed):
-        return 403
-    if isinstance(exc, NotFound):
-        return 404
+def form_status(exc: GovernanceError) -> int:
+    """The HTTP status of a refused change: 403 not allowed, 404 not found, 409 conflict, else 400; a link
+    that cannot be used by why."""
     if isinstance(exc, Unusable):
         return LINK_STATUS.get(exc.state, 400)
-    if isinstance(exc, Conflict):
-        return 409
-    return 400
+    return http_status(exc)
 
 
 def sentence(exc: Exception) -> str:
@@ -119,7 +115,7 @@ async def reset_link(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="there is no such member")
     try:
         token = await accounts.issue_reset(db, target, member(request))
-    except MembershipError as exc:
+    except GovernanceError as exc:
         return await _directory(request, form_status(exc), error=sentence(exc))
     return await _directory(request, reset_link=f"{request.app[CONFIG].base_url}/reset/{token}", reset_for=target)
 

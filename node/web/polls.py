@@ -8,9 +8,11 @@ import re
 
 from aiohttp import web
 
-from node import polls
-from node.activitypub.questions import VoteError, proposal_uuid
+from node import uris
 from node.appkeys import CONFIG, DB, HTTP
+from node.governance.errors import http_status
+from node.processing import polls
+from node.processing.polls import VoteError
 from node.web.auth import member, redirect, require_member
 from node.web.home import PollAlert, render_home
 from node.web.members import field, read_form, sentence
@@ -19,13 +21,7 @@ routes = web.RouteTableDef()
 MAX_QUESTION = 2048
 MAX_CHOICES = 50
 # A refused vote: unknown poll 404; closed, or voted already, 409 (the poll's state, not the form, is why).
-STATUS = {polls.UnknownPoll: 404, polls.PollClosed: 409, polls.AlreadyVoted: 409, polls.BadChoice: 400,
-          polls.AuthorUnreachable: 502}
 _ANCHOR = re.compile(r"remote-\d{1,18}", re.ASCII)
-
-
-def _status(exc: VoteError) -> int:
-    return next((status for kind, status in STATUS.items() if isinstance(exc, kind)), 400)
 
 
 @routes.post("/polls/vote")
@@ -38,11 +34,11 @@ async def vote(request: web.Request) -> web.StreamResponse:
     choices = [choice for choice in form.getall("choice", []) if isinstance(choice, str)][:MAX_CHOICES]
     anchor = field(form, "anchor", 40)
     try:
-        if proposal_uuid(config, question) is not None:
+        if uris.proposal_uuid(config, question) is not None:
             raise polls.UnknownPoll("this Congregation's own proposals are decided on their page, under Decisions")
         if not question or len(question) > MAX_QUESTION:
             raise polls.UnknownPoll("that poll is not known here")
         await polls.vote(db, config, request.app[HTTP], member(request), question, choices)
     except VoteError as exc:
-        return await render_home(request, _status(exc), poll_alert=PollAlert(question, sentence(exc)))
+        return await render_home(request, http_status(exc), poll_alert=PollAlert(question, sentence(exc)))
     return redirect("/home" + (f"#{anchor}" if _ANCHOR.fullmatch(anchor) else ""))

@@ -10,11 +10,11 @@ from typing import Any
 import aiosqlite
 from aiohttp import web
 
-from node.activitypub import questions
 from node.appkeys import CONFIG, DB
 from node.config import DECIDABLE, Config
 from node.governance import proposals
 from node.governance.proposals import ProposalError
+from node.processing import proposals as processing_proposals
 from node.store import crews as crews_store
 from node.store import local_actors
 from node.store import proposals as store
@@ -157,12 +157,11 @@ async def create_proposal(request: web.Request) -> web.StreamResponse:
     try:
         scope, crew_id = _scope(typed["scope"])
         action, action_args = _action(typed)
-        events = await proposals.create(
+        events = await processing_proposals.open_proposal(
             db, config, me, kind=typed["kind"], title=typed["title"], details=typed["details"],
             closes_at=_closing(typed, datetime.now(UTC)), scope=scope, crew_id=crew_id,
             options=typed["options"].splitlines(), multiple=typed["multiple"], quorum_percent=_quorum(typed["quorum"]),
-            hide_results=typed["hide_results"], action=action, action_args=action_args,
-            publish=questions.publisher(config))
+            hide_results=typed["hide_results"], action=action, action_args=action_args)
     except ProposalError as exc:
         return await _new_page(request, 400, sentence(exc), **typed)
     return redirect(f"/proposals/{events[0].proposal.uuid}")
@@ -234,8 +233,7 @@ async def take_stance(request: web.Request) -> web.StreamResponse:
     choices = tuple(c for c in form.getall("choice", []) if isinstance(c, str))[:proposals.MAX_OPTIONS]
     reason = field(form, "reason", proposals.MAX_REASON + 1)
     try:
-        await proposals.cast(db, config, proposal, proposals.local_uri(config, me.username), list(choices), reason,
-                             publish=questions.publisher(config))
+        await processing_proposals.take_stance(db, config, proposal, me, list(choices), reason)
     except ProposalError as exc:
         return await _page(request, proposal, 400, sentence(exc), choices, reason)
     return redirect(f"/proposals/{proposal.uuid}")
@@ -249,7 +247,7 @@ async def withdraw(request: web.Request) -> web.StreamResponse:
     proposal = await _proposal(request)
     await read_form(request)
     try:
-        await proposals.withdraw(db, member(request), proposal.id, publish=questions.publisher(config))
+        await processing_proposals.withdraw(db, config, member(request), proposal.id)
     except ProposalError as exc:
         return await _page(request, proposal, 400, sentence(exc))
     return redirect(f"/proposals/{proposal.uuid}")
@@ -262,7 +260,8 @@ async def record_outcome(request: web.Request) -> web.StreamResponse:
     proposal = await _proposal(request)
     text = field(await read_form(request), "outcome", proposals.MAX_OUTCOME + 1)
     try:
-        await proposals.record_outcome(request.app[DB], member(request), proposal.id, text)
+        await processing_proposals.record_outcome(request.app[DB], request.app[CONFIG], member(request), proposal.id,
+                                                  text)
     except ProposalError as exc:
         return await _page(request, proposal, 400, sentence(exc), outcome=text)
     return redirect(f"/proposals/{proposal.uuid}")

@@ -7,10 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
-from node.activitypub import actor_updates
 from node.appkeys import CONFIG, DB, SESSION
 from node.governance import accounts, membership, profiles
+from node.governance.errors import GovernanceError
 from node.governance.membership import MembershipError
+from node.processing import membership as processing_membership
+from node.processing import profiles as processing_profiles
 from node.store import accounts as accounts_store
 from node.web.auth import allow_body, end_session, member, redirect, require_member, start_session
 from node.web.members import field, form_status, read_form, sentence
@@ -47,9 +49,9 @@ async def save_profile(request: web.Request) -> web.Response:
     form = await read_form(request)
     display_name, bio = field(form, "display_name"), field(form, "bio", 100_000)
     try:
-        await profiles.update_profile(request.app[DB], member(request), display_name, bio,
-                                      publish=actor_updates.publisher(request.app[CONFIG]))
-    except MembershipError as exc:
+        await processing_profiles.update_profile(request.app[DB], request.app[CONFIG], member(request),
+                                                 display_name, bio)
+    except GovernanceError as exc:
         return await _page(request, form_status(exc), errors={"profile": sentence(exc)}, display_name=display_name,
                            bio=bio)
     return redirect("/settings?saved=profile")
@@ -66,7 +68,7 @@ async def change_password(request: web.Request) -> web.Response:
             raise MembershipError("the two new passwords are not the same")
         await accounts.change_password(request.app[DB], member(request), current, new,
                                        keep_session=request[SESSION].token_hash)
-    except MembershipError as exc:
+    except GovernanceError as exc:
         return await _page(request, form_status(exc), errors={"password": sentence(exc)})
     return redirect("/settings?saved=password")
 
@@ -82,11 +84,10 @@ async def upload_avatar(request: web.Request) -> web.Response:
     data = (await asyncio.to_thread(upload.file.read, profiles.MAX_AVATAR + 1)
             if isinstance(upload, web.FileField) else b"")
     try:
-        await profiles.set_avatar(request.app[DB], member(request), data,
-                                  publish=actor_updates.publisher(request.app[CONFIG]))
+        await processing_profiles.set_avatar(request.app[DB], request.app[CONFIG], member(request), data)
     except profiles.TooLarge as exc:
         return await _page(request, 413, errors={"avatar": sentence(exc)})
-    except MembershipError as exc:
+    except GovernanceError as exc:
         return await _page(request, form_status(exc), errors={"avatar": sentence(exc)})
     return redirect("/settings?saved=avatar")
 
@@ -96,7 +97,7 @@ async def upload_avatar(request: web.Request) -> web.Response:
 async def delete_avatar(request: web.Request) -> web.Response:
     """Go back to no avatar."""
     await read_form(request)
-    await profiles.delete_avatar(request.app[DB], member(request), publish=actor_updates.publisher(request.app[CONFIG]))
+    await processing_profiles.delete_avatar(request.app[DB], request.app[CONFIG], member(request))
     return redirect("/settings?saved=avatar-removed")
 
 
@@ -110,8 +111,8 @@ async def leave(request: web.Request) -> web.StreamResponse:
         return await _page(request, 400, errors={"leave": "Tick the box to confirm that you are leaving."},
                            reason=reason)
     try:
-        await membership.leave(request.app[DB], member(request), reason)
-    except MembershipError as exc:
+        await processing_membership.leave(request.app[DB], request.app[CONFIG], member(request), reason)
+    except GovernanceError as exc:
         return await _page(request, form_status(exc), errors={"leave": sentence(exc)}, reason=reason)
     response = redirect("/")
     await end_session(request, response)
@@ -133,7 +134,7 @@ async def reset_form(request: web.Request) -> web.Response:
     """The form behind a Partner-issued reset link, or why the link no longer works."""
     try:
         target = await accounts.reset_target(request.app[DB], _token(request))
-    except MembershipError as exc:
+    except GovernanceError as exc:
         return await _reset_page(request, form_status(exc), problem=sentence(exc))
     return await _reset_page(request, target=target)
 
@@ -145,7 +146,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     try:
         target = await accounts.reset_target(db, _token(request))
-    except MembershipError as exc:
+    except GovernanceError as exc:
         return await _reset_page(request, form_status(exc), problem=sentence(exc))
     new, again = field(form, "new", 1000), field(form, "new_again", 1000)
     try:
@@ -154,7 +155,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
         target = await accounts.use_reset(db, _token(request), new)
     except membership.Unusable as exc:
         return await _reset_page(request, form_status(exc), problem=sentence(exc))
-    except MembershipError as exc:
+    except GovernanceError as exc:
         return await _reset_page(request, form_status(exc), error=sentence(exc), target=target)
     response = redirect("/home")
     await start_session(request, response, target)

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from node import polls
 from node.activitypub.documents import actor_id
 from node.appkeys import CONFIG, DB
+from node.processing import polls
 from node.store import crews as crews_store
 from node.store import timeline
 from node.store.timeline import BadCursor, Cursor, Entry

@@ -7,40 +7,43 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
 
 import aiosqlite
 
-from node.activitypub import outbox
-from node.activitypub.documents import AS_CONTEXT, actor_id
+from node import uris
 from node.activitypub.fetch import FetchError, HttpClient
-from node.activitypub.questions import VoteError, poll_closed, poll_options
+from node.activitypub.questions import poll_closed, poll_options
 from node.activitypub.remote_actors import ActorUnavailable, get_remote_actor
 from node.config import Config
-from node.db import now_iso, transaction
+from node.db import now_iso
+from node.governance.errors import Conflict, GovernanceError, Invalid, NotFound, Unreachable
+from node.governance.events import Event, PollVoted
+from node.processing.common import apply
 from node.store import remote_objects
 from node.store.local_actors import LocalActor
 
-VOTES_PATH = "/votes/"
+
+class VoteError(GovernanceError):
+    """A vote on a poll from elsewhere cannot be sent; the message says why, for a person to read."""
 
 
-class UnknownPoll(VoteError):
+class UnknownPoll(VoteError, NotFound):
     """No live Question by that URI is held here."""
 
 
-class PollClosed(VoteError):
+class PollClosed(VoteError, Conflict):
     """The poll has closed (or its end time has passed)."""
 
 
-class AlreadyVoted(VoteError):
+class AlreadyVoted(VoteError, Conflict):
     """This member has already voted in this poll."""
 
 
-class BadChoice(VoteError):
+class BadChoice(VoteError, Invalid):
     """No option chosen, one that is not the poll's, or several in a one-choice poll."""
 
 
-class AuthorUnreachable(VoteError):
+class AuthorUnreachable(VoteError, Unreachable):
     """The poll's author cannot be fetched, so there is no inbox to send the vote to."""
 
 
@@ -91,10 +94,10 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-async def _questions(db: aiosqlite.Connection, uris: list[str]) -> dict[str, dict[str, Any]]:
+async def _questions(db: aiosqlite.Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     rows = await db.execute_fetchall(
         f"SELECT uri, document FROM remote_objects WHERE type = 'Question' AND deleted_at IS NULL"
-        f" AND uri IN ({_marks(len(uris))})", uris)
+        f" AND uri IN ({_marks(len(ids))})", ids)
     documents = {}
     for uri, text in rows:
         try:
@@ -107,14 +110,14 @@ async def _questions(db: aiosqlite.Connection, uris: list[str]) -> dict[str, dic
 
 
 async def _choices(db: aiosqlite.Connection, config: Config, member_id: int,
-                   uris: list[str]) -> dict[str, tuple[str, ...]]:
+                   ids: list[str]) -> dict[str, tuple[str, ...]]:
     """What the member voted in each of these polls: the names of the vote Notes they sent (ours: /votes/…)."""
-    prefix = config.base_url + VOTES_PATH
+    prefix = uris.votes_prefix(config)
     rows = await db.execute_fetchall(
         "SELECT json_extract(body, '$.object.inReplyTo'), json_extract(body, '$.object.name') FROM outbox"
         " WHERE actor_id = ? AND type = 'Create' AND substr(activity_id, 1, ?) = ?"
-        f" AND json_extract(body, '$.object.inReplyTo') IN ({_marks(len(uris))}) ORDER BY id",
-        (member_id, len(prefix), prefix, *uris))
+        f" AND json_extract(body, '$.object.inReplyTo') IN ({_marks(len(ids))}) ORDER BY id",
+        (member_id, len(prefix), prefix, *ids))
     chosen: dict[str, list[str]] = {}
     for question, name in rows:
         if isinstance(name, str) and name not in chosen.setdefault(question, []):
@@ -123,11 +126,11 @@ async def _choices(db: aiosqlite.Connection, config: Config, member_id: int,
 
 
 async def polls_for(db: aiosqlite.Connection, config: Config, member_id: int | None,
-                    uris: set[str]) -> dict[str, RemotePoll]:
+                    ids: set[str]) -> dict[str, RemotePoll]:
     """The polls among these remote objects, with the member's choices (none for a signed-out visitor)."""
-    if not uris:
+    if not ids:
         return {}
-    documents = await _questions(db, sorted(uris))
+    documents = await _questions(db, sorted(ids))
     if not documents:
         return {}
     mine = await _choices(db, config, member_id, list(documents)) if member_id is not None else {}
@@ -152,7 +155,7 @@ def _picked(poll: RemotePoll, choices: list[str]) -> list[str]:
 async def vote(db: aiosqlite.Connection, config: Config, client: HttpClient, member: LocalActor, question: str,
                choices: list[str]) -> list[str]:
     """A member votes in a poll from elsewhere, once: one Create(Note{name, inReplyTo}) per choice, to the poll's
-    author, as Mastodon sends votes; stored and queued for delivery in one transaction. Returns activity ids."""
+    author, as Mastodon sends votes; stored and queued for delivery in one transaction. Returns the choices."""
     held = await remote_objects.get(db, question)
     if held is None or held.type != "Question" or held.deleted_at is not None:
         raise UnknownPoll("that poll is not known here")
@@ -168,18 +171,12 @@ async def vote(db: aiosqlite.Connection, config: Config, client: HttpClient, mem
         author = await get_remote_actor(db, client, held.author)
     except (ActorUnavailable, FetchError) as exc:
         raise AuthorUnreachable(f"the poll's author cannot be reached: {exc}") from None
-    voter = actor_id(config, member.username)
-    sent = []
-    async with transaction(db):
+
+    async def change() -> list[Event]:
         # Asked again under the write lock: two submits of the same form must not both go out.
         if await _choices(db, config, member.id, [question]):
             raise AlreadyVoted("you have already voted in this poll")
-        for choice in picked:
-            note_id = f"{config.base_url}{VOTES_PATH}{uuid4()}"
-            note = {"id": note_id, "type": "Note", "attributedTo": voter, "name": choice, "inReplyTo": question,
-                    "to": [held.author]}
-            activity = {"@context": AS_CONTEXT, "id": note_id + "/activity", "type": "Create", "actor": voter,
-                        "to": [held.author], "object": note}
-            await outbox.publish(db, member, activity, [author.inbox])
-            sent.append(activity["id"])
-    return sent
+        return [PollVoted(member, question, held.author, author.inbox, tuple(picked))]
+
+    await apply(db, config, change)
+    return picked

@@ -4,47 +4,30 @@ from __future__ import annotations
 
 import aiosqlite
 
-from node.activitypub.fanout import federate
 from node.activitypub.sanitize import text_to_html
 from node.config import Config
-from node.db import transaction
 from node.governance import posts
 from node.governance.posts import PostError
-from node.store import local_actors
+from node.processing.common import apply
 from node.store.local_actors import LocalActor
 from node.store.posts import Post
 
 __all__ = ["PostError", "delete_post", "edit_post", "publish_post"]
 
 
-async def _group(db: aiosqlite.Connection) -> LocalActor:
-    group = await local_actors.group(db)
-    if group is None:
-        raise PostError("this node has no Congregation yet")
-    return group
-
-
 async def publish_post(db: aiosqlite.Connection, config: Config, author: LocalActor, text: str, visibility: str,
                        to_group: bool = True, crew_id: int | None = None) -> Post:
     """Publish plain text as a Note by `author` (a member or the Group); a crew post names its crew."""
-    group = await _group(db)
-    async with transaction(db):
-        events = await posts.publish(db, author, visibility, text_to_html(text), text, to_group, crew_id)
-        await federate(db, config, group, events)
+    events = await apply(db, config, lambda: posts.publish(db, author, visibility, text_to_html(text), text,
+                                                           to_group, crew_id))
     return events[0].post
 
 
 async def edit_post(db: aiosqlite.Connection, config: Config, author: LocalActor, post_id: int, text: str) -> Post:
-    group = await _group(db)
-    async with transaction(db):
-        events = await posts.edit(db, author, post_id, text_to_html(text), text)
-        await federate(db, config, group, events)
+    events = await apply(db, config, lambda: posts.edit(db, author, post_id, text_to_html(text), text))
     return events[0].post
 
 
 async def delete_post(db: aiosqlite.Connection, config: Config, author: LocalActor, post_id: int) -> Post:
-    group = await _group(db)
-    async with transaction(db):
-        events = await posts.delete(db, author, post_id)
-        await federate(db, config, group, events)
+    events = await apply(db, config, lambda: posts.delete(db, author, post_id))
     return events[0].post

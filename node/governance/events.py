@@ -1,0 +1,116 @@
+"""What happened, as the rules report it: typed domain events. Governance returns them; processing hands them to
+the outbound registry (node/activitypub/outbound.py), which turns each type into what goes on the wire, in the
+transaction that made the change. An event names records, never URIs or wire shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from node.store.follows import Follow
+from node.store.local_actors import LocalActor
+from node.store.posts import Post
+from node.store.proposals import Proposal
+
+
+class Event:
+    """Base of every domain event."""
+
+
+# Posts: the author's Note, and the Group's Announces for a member's post to the Group.
+@dataclass(frozen=True)
+class PostCreated(Event):
+    post: Post
+    author: LocalActor
+
+
+@dataclass(frozen=True)
+class PostEdited(Event):
+    post: Post
+    author: LocalActor
+
+
+@dataclass(frozen=True)
+class PostDeleted(Event):
+    post: Post
+    author: LocalActor
+
+
+# Proposals: a public one is a Question on the wire; others never leave the node.
+@dataclass(frozen=True)
+class ProposalOpened(Event):
+    proposal: Proposal
+
+
+@dataclass(frozen=True)
+class StanceTaken(Event):
+    proposal: Proposal
+
+
+@dataclass(frozen=True)
+class ProposalClosed(Event):
+    proposal: Proposal
+
+
+@dataclass(frozen=True)
+class ProposalWithdrawn(Event):
+    proposal: Proposal
+
+
+@dataclass(frozen=True)
+class ProposalEnacted(Event):
+    proposal: Proposal
+
+
+@dataclass(frozen=True)
+class OutcomeRecorded(Event):
+    proposal: Proposal
+
+
+# People and the Congregation as the fediverse sees them.
+@dataclass(frozen=True)
+class ProfileChanged(Event):
+    """A member's (or the Group's) public profile changed: copies held elsewhere are out of date."""
+
+    actor: LocalActor  # as it is after the change
+    what: str = "profile"  # profile | avatar | avatar-removed | settings
+
+
+@dataclass(frozen=True)
+class MembershipEnded(Event):
+    """A member left or was removed; what builds on membership (crews) reacts."""
+
+    actor: LocalActor
+    how: str  # departed | removed
+
+
+# Follows: the Group's (and members') relationships with other actors.
+@dataclass(frozen=True)
+class FollowRequested(Event):
+    actor: LocalActor
+    follow: Follow
+    inbox: str  # the followee's inbox, as fetched
+
+
+@dataclass(frozen=True)
+class FollowAnswered(Event):
+    actor: LocalActor
+    follow: Follow
+    accepted: bool
+    inbox: str  # the follower's inbox
+
+
+@dataclass(frozen=True)
+class FollowUndone(Event):
+    actor: LocalActor
+    follow: Follow
+    inbox: str
+
+
+# A member's vote in a poll held elsewhere (a sibling's proposal, a Mastodon poll).
+@dataclass(frozen=True)
+class PollVoted(Event):
+    member: LocalActor
+    question: str  # the poll's id, as its server gave it
+    author: str  # the poll's author
+    inbox: str
+    choices: tuple[str, ...]
