@@ -48,8 +48,9 @@ RECORD_CONTEXT: list[Any] = [AS_CONTEXT, RECORD_TERMS]
 
 
 def context_document() -> dict[str, Any]:
-    """Every extension term this node serves, as one context document (what GET /ns answers)."""
-    return {"@context": {**ACTOR_TERMS, **QUESTION_TERMS, **RECORD_TERMS}}
+    """Every extension term this node serves, as one context document (what GET /ns answers); it names the `as:`
+    prefix itself, so it reads the same with or without ActivityStreams before it."""
+    return {"@context": {"as": AS_CONTEXT + "#", **ACTOR_TERMS, **QUESTION_TERMS, **RECORD_TERMS}}
 
 
 routes = web.RouteTableDef()
