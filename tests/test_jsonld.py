@@ -143,8 +143,9 @@ async def test_jsonld__every_served_document_expands_with_no_key_lost(node, remo
     assert not any(found.values()), {name: p for name, p in found.items() if p}
 
 
-async def test_jsonld__the_terms_keep_their_meaning(node, remote, session, member_ada):
-    """Spot checks of what the extension terms expand to: the record's entry stays the JSON that was signed."""
+async def test_jsonld__the_terms_keep_their_meaning_and_records_dereference(node, remote, session, member_ada):
+    """Our terms expand to their IRIs, the record's entry stays the JSON that was signed, a record's id answers
+    with the page's item, and GET /ns defines the same terms as the documents carry inline."""
     served = await _served(node, remote, session, member_ada)
     loader = document_loader(node.base)
     [group] = await asyncio.to_thread(jsonld.expand, served["Group"], {"documentLoader": loader})
@@ -156,30 +157,19 @@ async def test_jsonld__the_terms_keep_their_meaning(node, remote, session, membe
     assert entry == {"@type": "@json", "@value": served["decision record"]["entry"]}
     assert entry["@value"]["counts"] == {"Library": 0, "Park": 0}
 
+    item = served["decisions page"]["orderedItems"][0]
+    assert item["id"] == node.group_id + "/decisions/1"
+    assert {k: v for k, v in served["decision record"].items() if k != "@context"} == item
+    for missing in ("2", "0", "x"):
+        async with session.get(f"{node.group_id}/decisions/{missing}", headers=AS2) as r:
+            assert r.status == 404, missing
 
-async def test_jsonld__the_node_serves_its_context_with_the_same_terms(node, remote, session, member_ada):
-    """GET /ns: a document that names it instead of carrying its terms inline reads the same."""
-    served = await _served(node, remote, session, member_ada)
-    loader = document_loader(node.base)
     for name in ("Group", "Question (closed)", "decision record"):
         document = served[name]
         by_url = {**document, "@context": [c if isinstance(c, str) else f"{node.base}/ns"
                                            for c in document["@context"]]}
-        inline, fetched = await asyncio.gather(
-            asyncio.to_thread(jsonld.expand, document, {"documentLoader": loader}),
-            asyncio.to_thread(jsonld.expand, by_url, {"documentLoader": loader}))
-        assert inline == fetched, name
-
-
-async def test_jsonld__the_record_id_dereferences_to_the_page_item(node, remote, session, member_ada):
-    served = await _served(node, remote, session, member_ada)
-    item = served["decisions page"]["orderedItems"][0]
-    assert item["id"] == node.group_id + "/decisions/1"
-    assert {k: v for k, v in served["decision record"].items() if k != "@context"} == item
-    async with session.get(node.group_id + "/decisions/2", headers=AS2) as r:
-        assert r.status == 404
-    async with session.get(node.group_id + "/decisions/x", headers=AS2) as r:
-        assert r.status == 404
+        inline = await asyncio.to_thread(jsonld.expand, document, {"documentLoader": loader})
+        assert inline == await asyncio.to_thread(jsonld.expand, by_url, {"documentLoader": loader}), name
 
 
 def test_jsonld__the_check_catches_an_undefined_key_and_type():
