@@ -12,7 +12,7 @@ from aiohttp import web
 from node import db as database
 from node import logs
 from node import web as web_ui
-from node.activitypub import actor_updates, actors, decisions, discovery, objects
+from node.activitypub import actor_updates, actors, context, decisions, discovery, objects
 from node.activitypub.delivery import DeliveryWorker
 from node.activitypub.documents import key_id
 from node.activitypub.fetch import HttpClient
@@ -40,6 +40,7 @@ from node.decisions import DecisionClock
 from node.metrics import Metrics, count_inbox, healthz, metrics
 from node.store import local_actors
 from node.store import settings as settings_store
+from node.web import negotiate
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,8 @@ def create_app(config: Config | LiveConfig, *, run_workers: bool = True) -> web.
     app.add_routes(actors.routes)
     app.add_routes(objects.routes)
     app.add_routes(decisions.routes)
+    app.add_routes(negotiate.routes)
+    app.add_routes(context.routes)
     app.router.add_post("/inbox", post_inbox)
     app.router.add_post("/actors/{username}/inbox", post_inbox)
     app.router.add_get("/healthz", healthz)

@@ -95,8 +95,10 @@ async def served(node, remote, session) -> dict[str, Any]:
         real["question"] = await r.json(content_type=None)
     await node.db.execute("UPDATE proposals SET closes_at = '2000-01-01T00:00:00.000000Z'")
     await node.close_proposals()
-    async with session.get(node.group_id + "/decisions?page=1", headers={"Accept": "application/activity+json"}) as r:
-        real["decision-record"] = (await r.json(content_type=None))["orderedItems"][0]
+    async with session.get(node.group_id + "/decisions/1", headers={"Accept": "application/activity+json"}) as r:
+        real["decision-record"] = await r.json(content_type=None)
+    async with session.get(f"{node.base}/ns") as r:
+        real["context"] = await r.json(content_type=None)
     return real
 
 

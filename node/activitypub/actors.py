@@ -1,4 +1,4 @@
-"""GET of actors and their collections, at exactly their ids; HTML for browsers, AS2 for servers."""
+"""GET of actors and their collections, at exactly their ids, as AS2."""
 
 from __future__ import annotations
 
@@ -19,20 +19,8 @@ from node.activitypub.verify import SignatureCheck, check, pending_signature
 from node.appkeys import CONFIG, DB, KEYS
 from node.store import follows, local_actors, outbox
 from node.store.local_actors import LocalActor
-from node.web import public
 
 routes = web.RouteTableDef()
-AS_MEDIA = ("application/activity+json", "application/ld+json")
-
-
-def wants_activity_json(request: web.Request) -> bool:
-    """Content negotiation: AS2 when the client asks for it before (or instead of) HTML."""
-    accept = request.headers.get("Accept", "").lower()
-    best_as = min((accept.find(m) for m in AS_MEDIA if m in accept), default=-1)
-    if best_as < 0:
-        return accept.strip().startswith("application/json")
-    html = accept.find("text/html")
-    return html < 0 or best_as < html
 
 
 def as_response(document: dict) -> web.Response:
@@ -65,14 +53,11 @@ async def _actor(request: web.Request) -> LocalActor:
     return actor
 
 
-@routes.get("/actors/{username}")
-async def get_actor(request: web.Request) -> web.Response:
+async def actor_json(request: web.Request) -> web.Response:
+    """The actor's AS2 document (node/web/negotiate.py routes /actors/{username} here for servers)."""
     actor = await _actor(request)
-    config, db = request.app[CONFIG], request.app[DB]
-    if wants_activity_json(request):
-        await require_fetch_signature(request)
-        return as_response(await actor_updates.current_document(db, config, actor))
-    return await public.actor_page(request, actor)
+    await require_fetch_signature(request)
+    return as_response(await actor_updates.current_document(request.app[DB], request.app[CONFIG], actor))
 
 
 def _page_number(request: web.Request) -> int | None:

@@ -8,7 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from node.activitypub.actors import as_response, require_fetch_signature, wants_activity_json
+from node.activitypub.actors import as_response, require_fetch_signature
+from node.activitypub.context import RECORD_CONTEXT
 from node.activitypub.documents import actor_id, collection, collection_page, key_id
 from node.activitypub.questions import current_document
 from node.appkeys import CONFIG, DB
@@ -29,14 +30,20 @@ def log_item(group_uri: str, kid: str, entry: proposals_store.LogEntry) -> dict[
             "signature": entry.signature, "signatureAlgorithm": "rsa-sha256", "signedBy": kid}
 
 
-@routes.get("/actors/{username}/decisions")
-async def get_decisions(request: web.Request) -> web.Response:
-    config, db = request.app[CONFIG], request.app[DB]
-    group = await local_actors.group(db)
+async def _group(request: web.Request) -> tuple[str, str]:
+    """(the Group's id, its key id), when the URL names the Group."""
+    group = await local_actors.group(request.app[DB])
     if request.match_info["username"] != group.username:
         raise web.HTTPNotFound(text="only the Congregation keeps a decision log")
     await require_fetch_signature(request)
-    group_uri = actor_id(config, group.username)
+    config = request.app[CONFIG]
+    return actor_id(config, group.username), key_id(config, group.username)
+
+
+@routes.get("/actors/{username}/decisions")
+async def get_decisions(request: web.Request) -> web.Response:
+    db = request.app[DB]
+    group_uri, kid = await _group(request)
     uri = decisions_uri(group_uri)
     total = await proposals_store.count_entries(db)
     raw = request.query.get("page")
@@ -46,18 +53,29 @@ async def get_decisions(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="page must be a number from 1")
     page = int(raw)
     rows = await proposals_store.entries(db, after=(page - 1) * LOG_PAGE, limit=LOG_PAGE)
-    kid = key_id(config, group.username)
     more = (page * LOG_PAGE) < total
-    return as_response(collection_page(
+    document = collection_page(
         f"{uri}?page={page}", uri, [log_item(group_uri, kid, e) for e in rows],
-        next_page=f"{uri}?page={page + 1}" if more else None, prev_page=f"{uri}?page={page - 1}" if page > 1 else None))
+        next_page=f"{uri}?page={page + 1}" if more else None, prev_page=f"{uri}?page={page - 1}" if page > 1 else None)
+    document["@context"] = RECORD_CONTEXT
+    return as_response(document)
 
 
-@routes.get("/proposals/{uuid}")
-async def get_proposal(request: web.Request) -> web.StreamResponse:
-    if not wants_activity_json(request):
-        from node.web.proposals import proposal_page  # the HTML view lives with the web UI
-        return await proposal_page(request)
+@routes.get("/actors/{username}/decisions/{seq}")
+async def get_decision(request: web.Request) -> web.Response:
+    """One record of the log, at its id: the same item as in the collection's page."""
+    group_uri, kid = await _group(request)
+    raw = request.match_info["seq"]
+    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000_000:
+        raise web.HTTPNotFound(text="no such decision")
+    rows = await proposals_store.entries(request.app[DB], after=int(raw) - 1, limit=1)
+    if not rows or rows[0].seq != int(raw):
+        raise web.HTTPNotFound(text="no such decision")
+    return as_response({"@context": RECORD_CONTEXT, **log_item(group_uri, kid, rows[0])})
+
+
+async def question_json(request: web.Request) -> web.Response:
+    """A public proposal's Question (node/web/negotiate.py routes /proposals/{uuid} here for servers)."""
     config, db = request.app[CONFIG], request.app[DB]
     proposal = await proposals_store.by_uuid(db, request.match_info["uuid"])
     # Only public proposals are on the wire; the others' voters are all members on this node.

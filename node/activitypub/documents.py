@@ -5,21 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from node.activitypub.context import ACTOR_CONTEXT, AS_CONTEXT
 from node.config import Config
 from node.store.local_actors import LocalActor
 
-AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
-ACTOR_CONTEXT = [
-    AS_CONTEXT,
-    "https://w3id.org/security/v1",
-    {
-        "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
-        "toot": "http://joinmastodon.org/ns#",
-        "discoverable": "toot:discoverable",
-        "lemmy": "https://join-lemmy.org/ns#",
-        "postingRestrictedToMods": "lemmy:postingRestrictedToMods",
-    },
-]
 AS_JSON = "application/activity+json"
 
 

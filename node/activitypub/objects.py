@@ -7,14 +7,12 @@ import json
 from aiohttp import web
 
 from node.activitypub import notes
-from node.activitypub.actors import as_response, require_fetch_signature, signed_fetcher, wants_activity_json
+from node.activitypub.actors import as_response, require_fetch_signature, signed_fetcher
 from node.activitypub.documents import AS_JSON, actor_id, collection_page, local_username
-from node.appkeys import CONFIG, DB, MEMBER
-from node.store import crews as crews_store
+from node.appkeys import CONFIG, DB
 from node.store import local_actors, outbox
 from node.store import posts as posts_store
 from node.store.posts import Post
-from node.web import public
 
 routes = web.RouteTableDef()
 
@@ -56,29 +54,12 @@ async def _note(request: web.Request, post: Post) -> dict:
     return notes.note_document(config, post, author.username, group.username)
 
 
-@routes.get("/posts/{uuid}")
-async def get_post(request: web.Request) -> web.Response:
-    if not wants_activity_json(request):
-        return await _post_html(request)
+async def post_json(request: web.Request) -> web.Response:
+    """The post's Note, or its Tombstone (node/web/negotiate.py routes /posts/{uuid} here for servers)."""
     post = await _visible_post(request)
     if post.deleted_at is not None:
         return _gone(request, post)
     return as_response(await _note(request, post))
-
-
-async def _post_html(request: web.Request) -> web.Response:
-    """The post's `url` is its id: a person following a link from Mastodon gets a page, not JSON."""
-    post = await posts_store.by_uuid(request.app[DB], request.match_info["uuid"])
-    # Browsers carry no member signature: a members-only post is shown to a member signed in here, and is no
-    # more than "not found" to anyone else, deleted or not.
-    me = request.get(MEMBER)
-    if post is None or (post.visibility != "public" and me is None):
-        raise web.HTTPNotFound(text="no such post")
-    if post.visibility == "crew" and not await crews_store.is_member(request.app[DB], post.crew_id, me.id):
-        raise web.HTTPNotFound(text="no such post")
-    if post.deleted_at is not None:
-        raise web.HTTPGone(text="this post was deleted")
-    return await public.post_page(request, post)
 
 
 @routes.get("/posts/{uuid}/activity")

@@ -11,8 +11,9 @@ from typing import Any
 import aiosqlite
 
 from node.activitypub import outbox
+from node.activitypub.context import AS_CONTEXT, QUESTION_CONTEXT
 from node.activitypub.convert import PUBLIC, ref, types_of
-from node.activitypub.documents import AS_CONTEXT, actor_id
+from node.activitypub.documents import actor_id
 from node.activitypub.outbox import new_activity_id
 from node.config import Config
 from node.governance import proposals
@@ -51,7 +52,7 @@ def question_document(config: Config, proposal: Proposal, result: Tally | None, 
                for name in proposal.options]
     details = "".join(f"<p>{escape(part)}</p>" for part in proposal.details.split("\n\n") if part.strip())
     document: dict[str, Any] = {
-        "@context": AS_CONTEXT, "id": question_uri(config, proposal), "type": "Question",
+        "@context": QUESTION_CONTEXT, "id": question_uri(config, proposal), "type": "Question",
         "attributedTo": group_uri, "name": proposal.title,
         "content": f"<p><strong>{escape(proposal.title)}</strong></p>{details}"
                    f"<p>Proposed by {escape(author_name)}.</p>",

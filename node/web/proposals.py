@@ -1,6 +1,6 @@
 """Proposals in the browser: the list, the form to open one, a proposal's page with its stance form, tally,
-withdrawal and recorded outcome. GET /proposals/{uuid} is routed by node.activitypub.decisions (it also answers
-AS2 for public proposals) and calls `proposal_page` here for people."""
+withdrawal and recorded outcome. GET /proposals/{uuid} is routed by node/web/negotiate.py (it also answers AS2
+for public proposals) to `proposal_page` here for people."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ from aiohttp import web
 
 from node.activitypub.documents import actor_id
 from node.appkeys import CONFIG, DB, TEMPLATES
+from node.store import crews as crews_store
 from node.store import local_actors, timeline
-from node.store.local_actors import LocalActor
-from node.store.posts import Post
+from node.store import posts as posts_store
 from node.web.auth import member
 from node.web.render import render
 from node.web.timeline import before, excerpt, items, page
@@ -31,9 +31,12 @@ def _html_headers(request: web.Request, response: web.Response) -> web.Response:
     return response
 
 
-async def actor_page(request: web.Request, actor: LocalActor) -> web.Response:
+async def actor_view(request: web.Request) -> web.Response:
     """The HTML of /actors/{username}: the Congregation's public page for the Group, else a member's profile."""
     db, config = request.app[DB], request.app[CONFIG]
+    actor = await local_actors.by_username(db, request.match_info["username"])
+    if actor is None or actor.username != request.match_info["username"]:
+        raise web.HTTPNotFound(text="no such actor")
     me = member(request)
     uri = actor_id(config, actor.username)
     cursor = before(request)
@@ -59,9 +62,19 @@ async def actor_page(request: web.Request, actor: LocalActor) -> web.Response:
     return _html_headers(request, response)
 
 
-async def post_page(request: web.Request, post: Post) -> web.Response:
-    """The HTML of /posts/{uuid}, for a post the caller has already decided this visitor may see."""
+async def post_view(request: web.Request) -> web.Response:
+    """The HTML of /posts/{uuid}: a person following a link from Mastodon (the post's `url` is its id) gets a page."""
+    db = request.app[DB]
+    post = await posts_store.by_uuid(db, request.match_info["uuid"])
+    # Browsers carry no member signature: a members-only post is shown to a member signed in here, and is no
+    # more than "not found" to anyone else, deleted or not.
     me = member(request)
+    if post is None or (post.visibility != "public" and me is None):
+        raise web.HTTPNotFound(text="no such post")
+    if post.visibility == "crew" and not await crews_store.is_member(db, post.crew_id, me.id):
+        raise web.HTTPNotFound(text="no such post")
+    if post.deleted_at is not None:
+        raise web.HTTPGone(text="this post was deleted")
     entry = timeline.Entry(timeline.LOCAL, post.id, post.published, post.uuid, post.author_id, None, post.visibility,
                            post.content, None, post.published, post.updated, None, crew_id=post.crew_id)
     [item] = await items(request, [entry], me.id if me else None)

@@ -1,0 +1,63 @@
+"""The JSON-LD contexts of what this node serves: ActivityStreams, the security vocabulary, and the terms of
+its own (the Group's `decisions`, the decision record), so a JSON-LD processor keeps every key we send."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
+SECURITY_CONTEXT = "https://w3id.org/security/v1"
+# A name, not a place: `.example` is reserved (RFC 2606), so no one else can ever define terms in it, and the
+# same term has the same IRI on every node. Each node serves the definitions at CONTEXT_PATH.
+NAMESPACE = "https://congregation.example/ns#"
+CONTEXT_PATH = "/ns"
+
+ACTOR_TERMS: dict[str, Any] = {
+    "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+    "toot": "http://joinmastodon.org/ns#",
+    "discoverable": "toot:discoverable",
+    "lemmy": "https://join-lemmy.org/ns#",
+    "postingRestrictedToMods": "lemmy:postingRestrictedToMods",
+    "congregation": NAMESPACE,
+    "decisions": {"@id": "congregation:decisions", "@type": "@id"},
+}
+# Mastodon's poll term; without it a processor reads `votersCount` as a blank-node property and drops it.
+QUESTION_TERMS: dict[str, Any] = {
+    "toot": "http://joinmastodon.org/ns#",
+    "votersCount": "toot:votersCount",
+}
+# The entry is what was hashed and signed, byte for byte: a JSON literal (`@json`), so no processor rewrites it
+# and its maps keyed by option names stay maps.
+RECORD_TERMS: dict[str, Any] = {
+    "congregation": NAMESPACE,
+    "DecisionRecord": "congregation:DecisionRecord",
+    "entry": {"@id": "congregation:entry", "@type": "@json"},
+    "hash": "congregation:hash",
+    "hashAlgorithm": "congregation:hashAlgorithm",
+    "signature": "congregation:signature",
+    "signatureAlgorithm": "congregation:signatureAlgorithm",
+    "signedBy": {"@id": "congregation:signedBy", "@type": "@id"},
+}
+
+ACTOR_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, ACTOR_TERMS]
+QUESTION_CONTEXT: list[Any] = [AS_CONTEXT, QUESTION_TERMS]
+RECORD_CONTEXT: list[Any] = [AS_CONTEXT, RECORD_TERMS]
+
+
+def context_document() -> dict[str, Any]:
+    """Every extension term this node serves, as one context document (what GET /ns answers); it names the `as:`
+    prefix itself, so it reads the same with or without ActivityStreams before it."""
+    return {"@context": {"as": AS_CONTEXT + "#", **ACTOR_TERMS, **QUESTION_TERMS, **RECORD_TERMS}}
+
+
+routes = web.RouteTableDef()
+
+
+@routes.get(CONTEXT_PATH)
+async def get_context(request: web.Request) -> web.Response:
+    # Never behind authorized fetch: JSON-LD processors load contexts unsigned.
+    return web.Response(body=json.dumps(context_document()).encode(), content_type="application/ld+json",
+                        headers={"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"})
