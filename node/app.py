@@ -40,7 +40,6 @@ from node.decisions import DecisionClock
 from node.metrics import Metrics, count_inbox, healthz, metrics
 from node.store import local_actors
 from node.store import settings as settings_store
-from node.web import negotiate
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,6 @@ def create_app(config: Config | LiveConfig, *, run_workers: bool = True) -> web.
     app.add_routes(actors.routes)
     app.add_routes(objects.routes)
     app.add_routes(decisions.routes)
-    app.add_routes(negotiate.routes)
     app.add_routes(context.routes)
     app.router.add_post("/inbox", post_inbox)
     app.router.add_post("/actors/{username}/inbox", post_inbox)

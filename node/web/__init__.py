@@ -7,7 +7,19 @@ from importlib import resources
 from aiohttp import web
 
 from node.appkeys import LOGIN_THROTTLE, TEMPLATES, UI_RESOURCES
-from node.web import crews, follows, home, invitations, members, polls, proposals, public, settings, signin
+from node.web import (
+    crews,
+    follows,
+    home,
+    invitations,
+    members,
+    negotiate,
+    polls,
+    proposals,
+    public,
+    settings,
+    signin,
+)
 from node.web.auth import LoginThrottle, is_ui, session_middleware
 from node.web.render import SECURITY_HEADERS, environment, render
 
@@ -51,7 +63,7 @@ def setup(app: web.Application) -> None:
     app[LOGIN_THROTTLE] = LoginThrottle()
     app.middlewares.extend([html_errors, session_middleware])
     before = set(app.router.resources())
-    for module in (signin, home, members, invitations, follows, settings, crews, proposals, polls, public):
+    for module in (signin, home, members, invitations, follows, settings, crews, proposals, polls, public, negotiate):
         app.add_routes(module.routes)
     app.router.add_static("/static", str(resources.files("node.web") / "static"), append_version=False)
     # Only these get sessions, CSRF and HTML error pages; the wire's routes (inbox, AS2 collections,
