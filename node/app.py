@@ -16,7 +16,7 @@ from node.activitypub import actor_updates, actors, context, decisions, discover
 from node.activitypub.delivery import DeliveryWorker
 from node.activitypub.documents import key_id
 from node.activitypub.fetch import HttpClient
-from node.activitypub.handlers import InboxContext
+from node.activitypub.inbound.context import InboxContext
 from node.activitypub.inbox import InboxWriter, post_inbox
 from node.activitypub.keys import KeyResolver
 from node.activitypub.ratelimit import HostRateLimiter

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from node.activitypub import inbound_notes
 from node.activitypub.convert import PUBLIC
+from node.activitypub.inbound import delete, update
 from node.appkeys import INBOX_WORKER
 from node.processing.posts import delete_post, edit_post, publish_post
 from node.store import remote_objects
@@ -91,9 +91,9 @@ async def test_update_and_delete__only_by_the_author(make_posting_node, make_rem
     assert (await mallory.post(session, node.base + "/inbox", forged))[0] == 400
     # ... and ignored by the handler (as if from the same origin)
     ctx = node.app[INBOX_WORKER].ctx
-    assert (await inbound_notes.on_update(ctx, forged, mallory.id)).startswith("ignored")
-    assert (await inbound_notes.on_delete_object(ctx, mallory.activity("Delete", body["id"]),
-                                                 mallory.id)).startswith("ignored")
+    assert (await update.on_update_note(ctx, forged, mallory.id)).startswith("ignored")
+    assert (await delete.on_delete_object(ctx, mallory.activity("Delete", body["id"]),
+                                           mallory.id)).startswith("ignored")
     assert (await remote_objects.get(node.db, body["id"])).content == "<p>hello Group</p>"
 
     # When the author edits and then deletes it

@@ -1,27 +1,24 @@
 """Update of an actor, both ways: ours go out with the whole new document (as Mastodon and GoToSocial send
-them); a remote actor's own Update refreshes our copy of it."""
+them). A remote actor's own Update is received in node/activitypub/inbound/update.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosqlite
 
 from node.activitypub import outbox
-from node.activitypub.convert import ACTOR_TYPES, PUBLIC, BadDocument, keys_of, origin, parse_actor, ref, types_of
+from node.activitypub.convert import PUBLIC
 from node.activitypub.documents import AS_CONTEXT, actor_document, actor_id
 from node.config import Config
 from node.db import now_iso, transaction
 from node.governance.events import Event, ProfileChanged
-from node.store import accounts, local_actors, remote
+from node.store import accounts, local_actors
 from node.store import posts as posts_store
 from node.store.local_actors import LocalActor
-
-if TYPE_CHECKING:
-    from node.activitypub.handlers import InboxContext
 
 
 async def current_document(db: aiosqlite.Connection, config: Config, actor: LocalActor) -> dict[str, Any]:
@@ -84,34 +81,3 @@ async def actor_changed(db: aiosqlite.Connection, config: Config, event: Event) 
         await announce_group_if_changed(db, config)
     else:
         await send_update(db, config, event.actor)
-
-
-def is_actor(document: Any) -> bool:
-    return isinstance(document, dict) and any(kind in ACTOR_TYPES for kind in types_of(document))
-
-
-async def on_update_actor(ctx: InboxContext, activity: dict[str, Any], actor: str) -> str:
-    """Refresh our copy of `actor` (name, summary, icon, keys) from the document it sends about itself."""
-    document = activity["object"]
-    # The inbox only checked the object's origin: on a shared host, one account could rewrite another.
-    if ref(document) != actor:
-        return "ignored: an actor may update only itself"
-    try:
-        parsed = parse_actor(document)
-    except BadDocument as exc:
-        return f"ignored: {exc}"
-    held = await remote.actor(ctx.db, actor)
-    if held is None or held.deleted_at is not None:
-        return "ignored: Update of an actor we do not hold"
-    # As when a key is fetched: the actor vouches only for its own keys, on its own origin.
-    keys = {key_id: entry for key_id, entry in keys_of(document).items()
-            if entry[0] == actor and origin(key_id) == origin(actor)}
-    async with transaction(ctx.db):
-        await remote.upsert_actor(ctx.db, parsed, json.dumps(document))
-        if keys:
-            # A key the actor no longer lists must stop verifying its signatures (key rotation).
-            await remote.delete_keys_of(ctx.db, actor)
-            for key_id, (owner, material) in keys.items():
-                await remote.upsert_key(ctx.db, key_id, owner, material)
-    ctx.keys.forget(actor)
-    return "actor updated"

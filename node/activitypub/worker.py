@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
 
 from node.activitypub.fetch import FetchError
-from node.activitypub.handlers import HANDLERS, InboxContext
+from node.activitypub.inbound.context import InboxContext
+from node.activitypub.inbound.registry import dispatch
 from node.activitypub.remote_actors import ActorUnavailable
 from node.db import StorageUnavailable, transaction
 from node.store import inbox as inbox_store
@@ -42,9 +44,9 @@ class InboxWorker:
 
     async def _process(self, row: inbox_store.InboxRow) -> str | None:
         """The outcome to record, or None when the failure was recorded already."""
-        handler = HANDLERS.get(row.type)
+        ctx = dataclasses.replace(self.ctx, inbox_owner=row.recipient)
         try:
-            outcome = "stored" if handler is None else await handler(self.ctx, json.loads(row.body), row.actor)
+            outcome = await dispatch(ctx, json.loads(row.body), row.actor)
         except (ActorUnavailable, FetchError) as exc:
             retry_at = None if row.attempts + 1 >= MAX_ATTEMPTS else time.time() + 30 * 2**row.attempts
             log.info("inbox %s from %s: %s (attempt %d)", row.activity_id, row.actor, exc, row.attempts + 1)

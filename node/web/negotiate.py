@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from node.activitypub import actors, decisions, objects
-from node.web import proposals, public
+from node.web.proposals import proposal_page
+from node.web.public import actor_view, post_view
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 AS_MEDIA = ("application/activity+json", "application/ld+json")
@@ -31,7 +32,7 @@ def negotiated(as2: Handler, html: Handler) -> Handler:
 
 
 routes = [
-    web.get("/actors/{username}", negotiated(actors.actor_json, public.actor_view)),
-    web.get("/posts/{uuid}", negotiated(objects.post_json, public.post_view)),
-    web.get("/proposals/{uuid}", negotiated(decisions.question_json, proposals.proposal_page)),
+    web.get("/actors/{username}", negotiated(actors.actor_json, actor_view)),
+    web.get("/posts/{uuid}", negotiated(objects.post_json, post_view)),
+    web.get("/proposals/{uuid}", negotiated(decisions.question_json, proposal_page)),
 ]

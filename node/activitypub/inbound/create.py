@@ -1,0 +1,66 @@
+"""Create: a Note (or Article, Page, Question) from an actor we follow or a poster to the Group, or a vote."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from node.activitypub import fanout, questions
+from node.activitypub.convert import BadDocument
+from node.activitypub.inbound.context import (
+    Budget,
+    Dropped,
+    InboxContext,
+    followed_by_us,
+    group,
+    is_note,
+    may_post_to_group,
+)
+from node.activitypub.notes import addressees, parse_note
+from node.db import transaction
+from node.processing import proposals
+from node.store import remote_objects
+
+
+async def on_create_note(ctx: InboxContext, activity: dict[str, Any], actor: str) -> str:
+    """An embedded Note-like object: a vote on one of our proposals, or a post to store (and re-share)."""
+    return await _create_note(ctx, activity, activity["object"], actor)
+
+
+async def on_create(ctx: InboxContext, activity: dict[str, Any], actor: str) -> str:
+    """A Create whose object is a bare id (fetched once, then treated as if embedded) or of a type we do not keep."""
+    obj = activity.get("object")
+    try:
+        if isinstance(obj, str):
+            obj = await Budget(ctx).fetch(obj)
+    except Dropped as exc:
+        return f"dropped: {exc}"
+    if not is_note(obj):
+        return "stored: Create of an object we do not keep"
+    return await _create_note(ctx, activity, obj, actor)
+
+
+async def _create_note(ctx: InboxContext, activity: dict[str, Any], obj: dict[str, Any], actor: str) -> str:
+    vote = questions.parse_vote(ctx.config, obj)
+    if vote is not None:
+        if vote.voter != actor:
+            return "ignored: the vote's author is not the Create's actor"
+        return await proposals.stance_received(ctx.db, ctx.config, proposals.RemoteVote(
+            vote.proposal_uuid, vote.choice, vote.voter, activity.get("id")))
+    try:
+        note = parse_note(obj)
+    except BadDocument as exc:
+        return f"ignored: {exc}"
+    if note.author != actor:
+        return "ignored: the Create's actor is not the Note's author"
+    our_group, group_uri = await group(ctx)
+    for_group = group_uri in addressees(obj) | addressees(activity)
+    from_poster = for_group and await may_post_to_group(ctx, actor, group_uri)
+    if not from_poster and not await followed_by_us(ctx, actor):
+        return "ignored: not from an actor we follow, nor a post to the Group from an approved follower"
+    async with transaction(ctx.db):
+        new = await remote_objects.insert(ctx.db, note, json.dumps(obj))
+        reshare = new and from_poster and note.public
+        if reshare:
+            await fanout.reshare(ctx.db, ctx.config, our_group, activity, note.uri, actor)
+    return "stored and re-shared by the Group" if reshare else "stored" if new else "already stored"
