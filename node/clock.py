@@ -50,6 +50,23 @@ class ManualClock:
         self.value += seconds
 
 
+class OffsetClock:
+    """The wall's time plus an offset a test moves forward: never behind the wall, so rows another connection
+    stamps with the wall's time (a CLI command run in the test's process) are due on it as well."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move forward; a clock never goes back."""
+        if seconds < 0:
+            raise ValueError("a clock only moves forward")
+        self.offset += seconds
+
+
 class FileOffsetClock:
     """Unix time plus an offset in seconds read from a small file, so a test can jump a running process ahead."""
 
