@@ -52,10 +52,15 @@ def multikey(public_key: ed25519.Ed25519PublicKey) -> str:
     return "z" + "1" * (len(raw) - len(raw.lstrip(b"\0"))) + text
 
 
-def init_node(data: Path, port: int, name: str = "Test Congregation", **settings: Any) -> configuration.Config:
-    """`congregation init` into DATA for http://127.0.0.1:PORT, then extra settings in the TOML file."""
-    args = ["init", "--base-url", f"http://127.0.0.1:{port}", "--name", name, "--data", str(data),
-            "--allow-private-addresses"]
+def init_node(data: Path, port: int, name: str = "Test Congregation", *, host: str = "127.0.0.1",
+              **settings: Any) -> configuration.Config:
+    """`congregation init` into DATA for http://HOST:PORT, then extra settings in the TOML file.
+
+    On 127.0.0.1 private addresses are allowed (peers are loopback servers); under a made-up host name, served
+    through a LoopbackDNS, the SSRF guard stays on."""
+    args = ["init", "--base-url", f"http://{host}:{port}", "--name", name, "--data", str(data)]
+    if host == "127.0.0.1":
+        args.append("--allow-private-addresses")
     # On a thread of its own: the CLI runs its own event loop, and callers may be inside one.
     with ThreadPoolExecutor(1) as pool:
         assert pool.submit(cli_main, args).result() == 0

@@ -18,12 +18,12 @@ class LoopbackDNS(MappedResolver):
 
     def __init__(self) -> None:
         self._names: dict[str, str] = {}
-        self._peers: set[tuple[str, int]] = set()
+        self._vouched: set[tuple[str, str, int]] = set()
 
     def add(self, host: str, port: int, address: str = "127.0.0.1") -> LoopbackDNS:
-        """`host` resolves to `address`, and the guard lets a connection to (address, port) through."""
+        """`host` resolves to `address`, and the guard lets a connection for `host` to (address, port) through."""
         self._names[host.lower()] = address
-        self._peers.add((address, port))
+        self._vouched.add((host.lower(), address, port))
         return self
 
     def alias(self, host: str, address: str) -> LoopbackDNS:
@@ -31,9 +31,12 @@ class LoopbackDNS(MappedResolver):
         self._names[host.lower()] = address
         return self
 
+    def vouches(self, host: str, address: str, port: int) -> bool:
+        return (host.lower().rstrip("."), address, port) in self._vouched
+
     @property
     def allowed_peers(self) -> frozenset[tuple[str, int]]:
-        return frozenset(self._peers)
+        return frozenset((address, port) for _, address, port in self._vouched)
 
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
         address = self._names.get(host.lower().rstrip("."))

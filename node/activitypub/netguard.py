@@ -57,12 +57,18 @@ def literal_ip(host: str) -> str | None:
 class MappedResolver(AbstractResolver):
     """A resolver whose answers code fixed in advance (a test's made-up names for its loopback servers).
 
-    It vouches for the (address, port) pairs it maps to: the guard lets exactly those through, and stays on for
-    everything else. There is no setting for this; only code that builds such a resolver can widen the guard.
+    It vouches for the names it maps and the (address, port) pairs they map to: the guard lets exactly those
+    through, and stays on for everything else. There is no setting for this; only code that builds such a
+    resolver can widen the guard.
     """
+
+    def vouches(self, host: str, address: str, port: int) -> bool:
+        """True when `host` is a name this resolver maps to (address, port) on purpose."""
+        return False
 
     @property
     def allowed_peers(self) -> frozenset[tuple[str, int]]:
+        """The (address, port) pairs of every vouched name, for the check at the socket."""
         return frozenset()
 
 
@@ -77,15 +83,19 @@ class GuardedResolver(AbstractResolver):
         self._inner = inner or DefaultResolver()
         self._allow_private = allow_private
 
-    def may_connect(self, address: str, port: int) -> bool:
-        """True when a connection to (address, port) is allowed."""
+    def may_connect(self, address: str, port: int, host: str | None = None) -> bool:
+        """True when a connection to (address, port), for `host` if it is known, is allowed."""
         if self._allow_private or is_public(address):
             return True
-        return isinstance(self._inner, MappedResolver) and (address, port) in self._inner.allowed_peers
+        if not isinstance(self._inner, MappedResolver):
+            return False
+        if host is not None:
+            return self._inner.vouches(host, address, port)
+        return (address, port) in self._inner.allowed_peers
 
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
         answers = await self._inner.resolve(host, port, family)
-        allowed = [a for a in answers if self.may_connect(a["host"], a["port"])]
+        allowed = [a for a in answers if self.may_connect(a["host"], a["port"], host)]
         if not allowed:
             raise AddressRefused(f"{host} resolves only to non-public addresses")
         return allowed
