@@ -1,4 +1,4 @@
-"""create_app(config): routes, and every resource in a cleanup_ctx."""
+"""create_app(config, *, clock, resolver): routes, and every resource in a cleanup_ctx."""
 
 from __future__ import annotations
 
@@ -8,21 +8,21 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.abc import AbstractResolver
 
 from node import db as database
 from node import logs
 from node import web as web_ui
 from node.activitypub import actor_updates, actors, context, decisions, discovery, objects
+from node.activitypub.clients import signing_client
 from node.activitypub.delivery import DeliveryWorker
-from node.activitypub.documents import key_id
-from node.activitypub.fetch import HttpClient
 from node.activitypub.inbound.context import InboxContext
 from node.activitypub.inbox import InboxWriter, post_inbox
 from node.activitypub.keys import KeyResolver
 from node.activitypub.ratelimit import HostRateLimiter
-from node.activitypub.signatures import load_private_key, sign
 from node.activitypub.worker import InboxWorker
 from node.appkeys import (
+    CLOCK,
     CONFIG,
     DB,
     DECISIONS,
@@ -33,8 +33,10 @@ from node.appkeys import (
     KEYS,
     METRICS,
     RATE_LIMIT,
+    RESOLVER,
     WORKER_TASKS,
 )
+from node.clock import Clock, bind, clock_from_env
 from node.config import Config, ConfigError, LiveConfig
 from node.decisions import DecisionClock
 from node.metrics import Metrics, count_inbox, healthz, metrics
@@ -52,6 +54,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     db = await database.connect(config.db_path)
     writer_db = await database.connect(config.db_path)
+    # Code that writes a time and holds only the connection (publish() stamping a delivery due) reads this clock.
+    bind(db, app[CLOCK])
+    bind(writer_db, app[CLOCK])
     try:
         await database.migrate(db)
         if await local_actors.group(db) is None:
@@ -81,21 +86,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _http(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    group = await local_actors.group(app[DB])
-    private_key = load_private_key(group.private_key_pem)
-    kid = key_id(config, group.username)
-
-    def signer(method: str, url: str, body: bytes | None, content_type: str | None) -> dict[str, str]:
-        return sign(method, url, kid, private_key, body, content_type)
-
-    client = HttpClient(allow_private=config.allow_private_addresses, max_bytes=config.fetch_max_bytes,
-                        connect_timeout=config.fetch_connect_timeout, total_timeout=config.fetch_total_timeout,
-                        max_redirects=config.fetch_max_redirects, signer=signer)
+    client = signing_client(config, await local_actors.group(app[DB]), resolver=app[RESOLVER])
     app[HTTP] = client
     app[KEYS] = KeyResolver(app[DB], client, config.key_refetch_seconds, local_base=config.base_url)
-    app[INBOX_WORKER] = InboxWorker(InboxContext(app[DB], config, client, app[KEYS]))
-    app[DELIVERY] = DeliveryWorker(app[DB], config, client)
-    app[DECISIONS] = DecisionClock(app[DB], config, client)
+    app[INBOX_WORKER] = InboxWorker(InboxContext(app[DB], config, client, app[KEYS]), clock=app[CLOCK])
+    app[DELIVERY] = DeliveryWorker(app[DB], config, client, clock=app[CLOCK])
+    app[DECISIONS] = DecisionClock(app[DB], config, client, clock=app[CLOCK])
     yield
     await client.close()
 
@@ -138,8 +134,14 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
                                  headers={"Retry-After": "30"})
 
 
-def create_app(config: Config | LiveConfig, *, run_workers: bool = True) -> web.Application:
-    """The node as an aiohttp application; tests pass run_workers=False and step the workers themselves."""
+def create_app(config: Config | LiveConfig, *, run_workers: bool = True, clock: Clock | None = None,
+               resolver: AbstractResolver | None = None) -> web.Application:
+    """The node as an aiohttp application; tests pass run_workers=False and step the workers themselves.
+
+    `clock` is the time the workers and requests read (default: the system's, or the test clock of the
+    environment in test mode); `resolver` is what outbound connections resolve names through, behind the SSRF
+    guard (default: the system's DNS).
+    """
     # Every component gets the live holder, so a setting the Congregation decides applies without a restart.
     config = config if isinstance(config, LiveConfig) else LiveConfig(config)
     # request_ids first: the outermost, so every log line of a request, and every answer, carries its id.
@@ -147,6 +149,8 @@ def create_app(config: Config | LiveConfig, *, run_workers: bool = True) -> web.
                           client_max_size=config.max_inbox_bytes)
     app[METRICS] = Metrics()
     app[CONFIG] = config
+    app[CLOCK] = clock if clock is not None else clock_from_env()
+    app[RESOLVER] = resolver
     app[RATE_LIMIT] = HostRateLimiter(config.inbox_rate_per_host, config.inbox_burst_per_host)
     app.cleanup_ctx.extend([_database, _http, _workers(run_workers)])
     web_ui.setup(app)

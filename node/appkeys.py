@@ -7,12 +7,17 @@ from typing import TYPE_CHECKING
 import aiosqlite
 from aiohttp import web
 
+from node.clock import Clock
 from node.config import Config
 
 if TYPE_CHECKING:
     pass
 
 CONFIG = web.AppKey("config", Config)
+# The time every worker and time-deciding request reads (a test's ManualClock in-process).
+CLOCK = web.AppKey("clock", Clock)
+# What outbound connections resolve names through, behind the SSRF guard (None: the system's DNS).
+RESOLVER = web.AppKey("resolver", "AbstractResolver | None")
 DB = web.AppKey("db", aiosqlite.Connection)
 HTTP = web.AppKey("http", "HttpClient")
 KEYS = web.AppKey("keys", "KeyResolver")

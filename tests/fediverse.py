@@ -14,6 +14,7 @@ import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from node.activitypub import signatures
 from node.app import create_app
 from node.appkeys import DB, DECISIONS, DELIVERY, INBOX_WORKER
 from node.cli import main as cli_main
+from node.clock import TEST_MODE_ENV, ManualClock, OffsetClock
+from tests.resolver import LoopbackDNS
 
 AS_JSON = "application/activity+json"
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -49,10 +52,15 @@ def multikey(public_key: ed25519.Ed25519PublicKey) -> str:
     return "z" + "1" * (len(raw) - len(raw.lstrip(b"\0"))) + text
 
 
-def init_node(data: Path, port: int, name: str = "Test Congregation", **settings: Any) -> configuration.Config:
-    """`congregation init` into DATA for http://127.0.0.1:PORT, then extra settings in the TOML file."""
-    args = ["init", "--base-url", f"http://127.0.0.1:{port}", "--name", name, "--data", str(data),
-            "--allow-private-addresses"]
+def init_node(data: Path, port: int, name: str = "Test Congregation", *, host: str = "127.0.0.1",
+              **settings: Any) -> configuration.Config:
+    """`congregation init` into DATA for http://HOST:PORT, then extra settings in the TOML file.
+
+    On 127.0.0.1 private addresses are allowed (peers are loopback servers); under a made-up host name, served
+    through a LoopbackDNS, the SSRF guard stays on."""
+    args = ["init", "--base-url", f"http://{host}:{port}", "--name", name, "--data", str(data)]
+    if host == "127.0.0.1":
+        args.append("--allow-private-addresses")
     # On a thread of its own: the CLI runs its own event loop, and callers may be inside one.
     with ThreadPoolExecutor(1) as pool:
         assert pool.submit(cli_main, args).result() == 0
@@ -68,11 +76,18 @@ def update_settings(data: Path, **settings: Any) -> None:
 
 
 class InProcessNode:
-    """A node's app on a real loopback port, with workers stepped by the test (`run_once`, `drain`)."""
+    """A node's app on a real loopback port, with workers stepped by the test (`run_once`, `drain`).
 
-    def __init__(self, config: configuration.Config):
+    Its clock is the wall's plus an offset that moves only when the test says (`advance`): signatures and peers
+    still compare against the wall, and no test sleeps for a deadline. Pass a ManualClock to stop time as well.
+    A `resolver` (a LoopbackDNS) lets it reach peers by made-up host names with the SSRF guard on.
+    """
+
+    def __init__(self, config: configuration.Config, *, clock: ManualClock | OffsetClock | None = None,
+                 resolver: LoopbackDNS | None = None):
         self.config = config
-        self.app = create_app(config, run_workers=False)
+        self.clock = clock if clock is not None else OffsetClock()
+        self.app = create_app(config, run_workers=False, clock=self.clock, resolver=resolver)
         self.server = TestServer(self.app, host="127.0.0.1", port=int(config.base_url.rsplit(":", 1)[1]))
         self.session: aiohttp.ClientSession | None = None
 
@@ -103,6 +118,21 @@ class InProcessNode:
 
     async def run_deliveries(self) -> int:
         return await self.app[DELIVERY].run_once()
+
+    def advance(self, seconds: float) -> None:
+        """Move this node's clock forward: the only way a test moves its time."""
+        self.clock.advance(seconds)
+
+    async def pass_closing_time(self, *uuids: str) -> None:
+        """Move the clock a second past the closing time of these open proposals (every open one when none given)."""
+        where, args = "state = 'open'", list(uuids)
+        if uuids:
+            where += f" AND uuid IN ({', '.join('?' * len(uuids))})"
+        async with self.db.execute(f"SELECT MAX(closes_at) FROM proposals WHERE {where}", args) as cur:
+            (latest,) = await cur.fetchone()
+        assert latest is not None, "no open proposal to close"
+        closes = datetime.fromisoformat(latest.replace("Z", "+00:00")).timestamp()
+        self.advance(max(0.0, closes - self.clock.now() + 1))
 
     async def close_proposals(self) -> list:
         """Step the decision clock once: close what is due, enact what passed."""
@@ -228,7 +258,8 @@ class NodeProcess:
 
     def __init__(self, data: Path, env: dict[str, str] | None = None):
         self.data = data
-        self.env = {**os.environ, **(env or {})}
+        # Test mode: the one process-safe test clock (CONG_TEST_CLOCK_FILE) is honoured only with it.
+        self.env = {**os.environ, TEST_MODE_ENV: "1", **(env or {})}
         self.config = configuration.load(data, env={})
         self.proc: subprocess.Popen | None = None
         self.log = data / "serve.log"

@@ -181,7 +181,7 @@ async def test_browser__a_consent_proposal_from_opening_to_outcome(make_posting_
     await pat.screenshot(path=screenshot_path("proposal-open"), full_page=True)
 
     # When its closing time passes and the node closes it
-    await a.db.execute("UPDATE proposals SET closes_at = '2000-01-01T00:00:00.000000Z'")
+    await a.pass_closing_time()
     await a.close_proposals()
 
     # Then it passed (the block was withdrawn), and the Partner records the outcome for everyone

@@ -40,10 +40,7 @@ async def _stance(visitor: Visitor, uuid: str, choice: str, reason: str = "") ->
 
 async def _close(node, *uuids: str) -> None:
     """Their closing time passes; the node's decision clock closes them and enacts what passed."""
-    async with transaction(node.db):
-        for uuid in uuids:
-            await node.db.execute("UPDATE proposals SET closes_at = '2000-01-01T00:00:00.000000Z' WHERE uuid = ?",
-                                  (uuid,))
+    await node.pass_closing_time(*uuids)
     await node.close_proposals()
 
 
@@ -183,11 +180,11 @@ async def test_change_setting__one_that_no_longer_fits_is_not_done(congregation)
     node, pat, fern, gus = congregation
     # Given two proposals that each fit when opened: soft_size 120 (≤ 150), and hard_size 110 (≥ 100)
     await _propose(pat, "Bigger before we split", value="120")
-    await _propose(pat, "A smaller ceiling", setting="hard_size", value="110")
+    await _propose(pat, "A smaller ceiling", setting="hard_size", value="110", closes_in="1")
     first, second = await _uuid(node, "Bigger before we split"), await _uuid(node, "A smaller ceiling")
     for uuid in (second, first):
         await _stance(pat, uuid, "agree")
-    # When hard_size passes first, then soft_size
+    # When hard_size passes first (it closes a day in, the other in three), then soft_size
     await _close(node, second)
     await _close(node, first)
     # Then hard_size is 110, and soft_size 120 is not done: the reason is on the proposal

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from node.activitypub import signatures
-from node.clock import CLOCK_FILE_ENV, FileOffsetClock
+from node.clock import FileOffsetClock, clock_env
 from tests.fediverse import AS_JSON, NodeProcess, cli, eventually, free_port, init_node
 from tests.test_interop_fedify import _control, fedify  # noqa: F401 - the peer fixture
 from tests.test_three_nodes import _approve_pending
@@ -40,7 +40,7 @@ async def siblings(tmp_path):
     clock.set_offset(0)
     a_config = init_node(tmp_path / "alpha", free_port(), "Alpha")
     b_config = init_node(tmp_path / "beta", free_port(), "Beta")
-    a = NodeProcess(a_config.data_dir, env={CLOCK_FILE_ENV: str(clock.path)}).start()
+    a = NodeProcess(a_config.data_dir, env=clock_env(clock.path)).start()
     b = NodeProcess(b_config.data_dir).start()
     try:
         group_a, group_b = f"{a_config.base_url}/actors/group", f"{b_config.base_url}/actors/group"

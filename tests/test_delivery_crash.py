@@ -12,7 +12,7 @@ import uuid
 
 from node import db as database
 from node.activitypub.outbox import new_activity_id, publish
-from node.clock import CLOCK_FILE_ENV, FileOffsetClock
+from node.clock import FileOffsetClock, clock_env
 from node.store import local_actors
 from tests.fediverse import NodeProcess, cli, eventually, free_port, init_node
 
@@ -49,7 +49,7 @@ async def test_nothing_lost__50_notes_survive_two_sigkills_and_a_peer_outage(tmp
     b_cfg = init_node(tmp_path / "b", free_port(), "Beta")
     clock = FileOffsetClock(tmp_path / "clock")
     clock.set_offset(0)
-    env = {CLOCK_FILE_ENV: str(clock.path)}
+    env = clock_env(clock.path)
     assert cli("member", "add", "alice", "--data", str(a_cfg.data_dir))[0] == 0
     a = NodeProcess(a_cfg.data_dir, env=env).start()
     b = NodeProcess(b_cfg.data_dir)

@@ -19,7 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from node import config as configuration
-from node.clock import CLOCK_FILE_ENV, FileOffsetClock
+from node.clock import FileOffsetClock, clock_env
 from tests.fediverse import InProcessNode, free_port, init_node, run_cli, update_settings
 
 STATUSES = ("ok", "warn", "FAIL", "skip")
@@ -190,7 +190,7 @@ async def test_doctor__clock_skew(tmp_path):
         (default_status, default, t1), (peer_status, peer, t2), (slow_status, slow, t3) = await asyncio.gather(
             doctor("--data", str(config.data_dir)),
             doctor("--data", str(config.data_dir), "--peer", node.base),
-            doctor("--data", str(config.data_dir), "--peer", node.base, env={CLOCK_FILE_ENV: str(clock.path)}))
+            doctor("--data", str(config.data_dir), "--peer", node.base, env=clock_env(clock.path)))
     finally:
         await late.close()
         await node.close()

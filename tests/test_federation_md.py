@@ -93,7 +93,7 @@ async def served(node, remote, session) -> dict[str, Any]:
         (proposal,) = await cur.fetchone()
     async with session.get(f"{node.base}/proposals/{proposal}", headers={"Accept": "application/activity+json"}) as r:
         real["question"] = await r.json(content_type=None)
-    await node.db.execute("UPDATE proposals SET closes_at = '2000-01-01T00:00:00.000000Z'")
+    await node.pass_closing_time()
     await node.close_proposals()
     async with session.get(node.group_id + "/decisions/1", headers={"Accept": "application/activity+json"}) as r:
         real["decision-record"] = await r.json(content_type=None)

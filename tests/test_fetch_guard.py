@@ -18,6 +18,7 @@ from aiohttp.abc import AbstractResolver
 from node.activitypub.fetch import FetchError, HttpClient
 from node.activitypub.netguard import AddressRefused, GuardedResolver, is_public, literal_ip, unwrap
 from tests.fediverse import AS_JSON, free_port
+from tests.resolver import LoopbackDNS
 
 
 class Origin:
@@ -112,10 +113,13 @@ async def make_client():
         await client.close()
 
 
-def public_dns_for(name: str, private: dict[str, str]) -> FakeDNS:
-    """A DNS where `name` plays a public host (on loopback, unguarded) and every other name goes through the
-    guard, resolving the `private` names to what they map to."""
-    return FakeDNS({name: "127.0.0.1"}, fallback=GuardedResolver(False, inner=FakeDNS(private)))
+def public_dns_for(name: str, port: int, private: dict[str, str]) -> LoopbackDNS:
+    """A DNS where `name` plays a public host (the loopback server on `port`, vouched for) and the `private`
+    names resolve to what they map to, for the guard to refuse."""
+    dns = LoopbackDNS().add(name, port)
+    for host, address in private.items():
+        dns.alias(host, address)
+    return dns
 
 
 # --- the SSRF guard ------------------------------------------------------------------------------------------
@@ -193,7 +197,7 @@ async def test_fetch__redirect_to_a_private_address_refused(make_client, make_or
     public, internal = await make_origin(), await make_origin()
     internal.document("/secret")
     public.redirect("/actor", target.format(port=internal.port))
-    client = make_client(resolver=public_dns_for("public.example", {"intranet.example": "127.0.0.1"}))
+    client = make_client(resolver=public_dns_for("public.example", public.port, {"intranet.example": "127.0.0.1"}))
 
     with pytest.raises(FetchError):
         await client.get_json(public.url("/actor", host="public.example"))
@@ -206,7 +210,7 @@ async def test_fetch__redirect_on_a_public_host_followed(make_client, origin):
     # The counterpart of the refusals above: the fake public host is reachable, redirects and all
     origin.redirect("/actor", "/users/actor")
     origin.document("/users/actor", host="public.example")
-    client = make_client(resolver=public_dns_for("public.example", {}))
+    client = make_client(resolver=public_dns_for("public.example", origin.port, {}))
     document = await client.get_json(origin.url("/actor", host="public.example"))
     assert document["id"] == origin.url("/users/actor", host="public.example")
 

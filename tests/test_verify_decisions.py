@@ -23,7 +23,7 @@ async def logged(node):
     for title in ("Garden on Saturdays", "A shared tool shed", "Meet monthly"):
         await proposals.create(node.db, node.config, ada, kind="consent", title=title,
                                closes_at=datetime.now(UTC) + timedelta(hours=1))
-    await node.db.execute("UPDATE proposals SET closes_at = '2000-01-01T00:00:00.000000Z'")
+    await node.pass_closing_time()
     await node.close_proposals()
     return node
 

@@ -3,7 +3,6 @@ closing and recording the outcome, withdrawal, CSRF, and what signed-out visitor
 
 from __future__ import annotations
 
-from node.db import transaction
 from node.governance import crews
 from node.store import local_actors
 from tests.webclient import Visitor, text_of
@@ -31,9 +30,7 @@ async def _stance(visitor: Visitor, uuid: str, *choices: str, reason: str = "") 
 
 
 async def _close(node, uuid: str) -> None:
-    async with transaction(node.db):
-        await node.db.execute("UPDATE proposals SET closes_at = '2000-01-01T00:00:00.000000Z' WHERE uuid = ?",
-                              (uuid,))
+    await node.pass_closing_time(uuid)
     await node.close_proposals()
 
 

@@ -10,6 +10,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
+from yarl import URL
 
 from node import SOFTWARE_NAME, __version__
 from node.activitypub.jsonsafe import BadJSON, loads_object
@@ -42,6 +43,14 @@ class PostResult:
     retry_after: str | None
 
 
+def connect_host(url: str) -> str | None:
+    """The host as aiohttp will connect to it: yarl's IDNA/UTS 46 form, so `１２７．０．０．１` is 127.0.0.1."""
+    try:
+        return URL(url).raw_host
+    except (ValueError, UnicodeError):
+        return None
+
+
 def check_url(url: str, allow_private: bool) -> None:
     """Refuse non-http(s) URLs and IP literals that are not public (aiohttp skips the resolver for those)."""
     parts = urlsplit(url)
@@ -49,12 +58,18 @@ def check_url(url: str, allow_private: bool) -> None:
         raise FetchError(f"refusing to fetch {url!r}: only http(s) URLs with a host")
     if parts.username or parts.password:
         raise FetchError(f"refusing to fetch {url!r}: URLs with credentials are not fetched")
+    # Checked in the form the connector will use, not as written: fullwidth digits and dots, circled digits and
+    # ideographic full stops all normalise to an ASCII IP literal that would skip the resolver.
+    host = connect_host(url)
+    if host is None:
+        raise FetchError(f"refusing to fetch {url!r}: its host is not a valid name")
     if allow_private:
         return
-    ip = literal_ip(parts.hostname)
+    ip = literal_ip(host)
     if ip is not None and not is_public(ip):
         raise FetchError(f"refusing to fetch {url!r}: {ip} is not a public address")
-    if parts.hostname.lower() in ("localhost", "localhost.localdomain") or parts.hostname.endswith(".localhost"):
+    name = host.lower().rstrip(".")
+    if name in ("localhost", "localhost.localdomain") or name.endswith(".localhost"):
         raise FetchError(f"refusing to fetch {url!r}: localhost is not a public address")
 
 
@@ -69,7 +84,7 @@ class HttpClient:
     def __init__(self, *, allow_private: bool, max_bytes: int, connect_timeout: float, total_timeout: float,
                  max_redirects: int, signer: Signer | None = None, resolver: AbstractResolver | None = None):
         self.allow_private = allow_private
-        # Tests put a fake DNS that maps test hostnames to loopback servers in front of the guard.
+        # Resolves behind the guard, never instead of it: a test's MappedResolver maps made-up names to loopback.
         self._resolver = resolver
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
@@ -81,8 +96,9 @@ class HttpClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            resolver = self._resolver or GuardedResolver(self.allow_private)
-            connector = aiohttp.TCPConnector(resolver=resolver, limit=100, limit_per_host=8, ttl_dns_cache=300)
+            guard = GuardedResolver(self.allow_private, self._resolver)
+            connector = aiohttp.TCPConnector(resolver=guard, socket_factory=guard.socket_factory, limit=100,
+                                             limit_per_host=8, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
                                                   headers={"User-Agent": USER_AGENT}, auto_decompress=True)
         return self._session

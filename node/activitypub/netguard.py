@@ -54,21 +54,59 @@ def literal_ip(host: str) -> str | None:
         return None
 
 
+class MappedResolver(AbstractResolver):
+    """A resolver whose answers code fixed in advance (a test's made-up names for its loopback servers).
+
+    It vouches for the names it maps and the (address, port) pairs they map to: the guard lets exactly those
+    through, and stays on for everything else. There is no setting for this; only code that builds such a
+    resolver can widen the guard.
+    """
+
+    def vouches(self, host: str, address: str, port: int) -> bool:
+        """True when `host` is a name this resolver maps to (address, port) on purpose."""
+        return False
+
+    @property
+    def allowed_peers(self) -> frozenset[tuple[str, int]]:
+        """The (address, port) pairs of every vouched name, for the check at the socket."""
+        return frozenset()
+
+
 class GuardedResolver(AbstractResolver):
-    """Resolve names, then drop every non-public answer (unless private addresses are allowed)."""
+    """Resolve names, then drop every non-public answer (unless private addresses are allowed).
+
+    `socket_factory` checks again, at the socket, the address the connector is about to connect to: IP literals
+    skip the resolver, so no difference in how a host is parsed or resolved can get a connection past the guard.
+    """
 
     def __init__(self, allow_private: bool, inner: AbstractResolver | None = None):
         self._inner = inner or DefaultResolver()
         self._allow_private = allow_private
 
+    def may_connect(self, address: str, port: int, host: str | None = None) -> bool:
+        """True when a connection to (address, port), for `host` if it is known, is allowed."""
+        if self._allow_private or is_public(address):
+            return True
+        if not isinstance(self._inner, MappedResolver):
+            return False
+        if host is not None:
+            return self._inner.vouches(host, address, port)
+        return (address, port) in self._inner.allowed_peers
+
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
         answers = await self._inner.resolve(host, port, family)
-        if self._allow_private:
-            return answers
-        allowed = [a for a in answers if is_public(a["host"])]
+        allowed = [a for a in answers if self.may_connect(a["host"], a["port"], host)]
         if not allowed:
             raise AddressRefused(f"{host} resolves only to non-public addresses")
         return allowed
+
+    def socket_factory(self, addr_info: tuple) -> socket.socket:
+        """A socket for `addr_info`, refused (before connecting) when its address may not be reached."""
+        family, type_, proto, _, sockaddr = addr_info
+        address, port = str(sockaddr[0]), int(sockaddr[1])
+        if not self.may_connect(address, port):
+            raise AddressRefused(f"refusing to connect to {address}: not a public address")
+        return socket.socket(family=family, type=type_, proto=proto)
 
     async def close(self) -> None:
         await self._inner.close()

@@ -4,13 +4,13 @@ the change they report. The senders at the end are the outbound registry's lines
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import aiosqlite
 
 from node import uris
 from node.activitypub.documents import AS_CONTEXT, actor_id
+from node.clock import clock_of
 from node.config import Config
 from node.governance.events import Event, FollowAnswered, FollowRequested, FollowUndone, PollVoted
 from node.store import deliveries, outbox
@@ -24,10 +24,12 @@ def new_activity_id(config: Config) -> str:
 
 async def publish(db: aiosqlite.Connection, actor: LocalActor, activity: dict[str, Any], inboxes: list[str],
                   public: bool = False, now: float | None = None) -> None:
-    """Store the activity and one delivery row per inbox, atomically (call inside a transaction)."""
+    """Store the activity and one delivery row per inbox, atomically (call inside a transaction).
+
+    The rows are due `now`, by default the node's clock: on a test's clock, due when that clock says so."""
     body = json.dumps(activity, separators=(",", ":"))
     await outbox.insert(db, activity["id"], actor.id, activity["type"], body, public)
-    due = time.time() if now is None else now
+    due = clock_of(db).now() if now is None else now
     for inbox in dict.fromkeys(inboxes):
         await deliveries.enqueue(db, activity["id"], actor.id, inbox, body, due)
 

@@ -7,12 +7,12 @@ import contextlib
 import dataclasses
 import json
 import logging
-import time
 
 from node.activitypub.fetch import FetchError
 from node.activitypub.inbound.context import InboxContext
 from node.activitypub.inbound.registry import dispatch
 from node.activitypub.remote_actors import ActorUnavailable
+from node.clock import Clock, clock_from_env
 from node.db import StorageUnavailable, transaction
 from node.store import inbox as inbox_store
 
@@ -21,14 +21,15 @@ MAX_ATTEMPTS = 5
 
 
 class InboxWorker:
-    def __init__(self, ctx: InboxContext, batch: int = 64):
+    def __init__(self, ctx: InboxContext, batch: int = 64, clock: Clock | None = None):
         self.ctx = ctx
+        self.clock = clock or clock_from_env()
         self.batch = batch
         self.wake = asyncio.Event()
 
     async def run_once(self) -> int:
         """Process up to one batch of pending activities; return how many were looked at."""
-        rows = await inbox_store.pending(self.ctx.db, time.time(), self.batch)
+        rows = await inbox_store.pending(self.ctx.db, self.clock.now(), self.batch)
         done = [(row.id, outcome) for row in rows if (outcome := await self._process(row)) is not None]
         if done:
             # One commit for the batch: a crash before it replays these rows, and handlers are idempotent.
@@ -48,7 +49,7 @@ class InboxWorker:
         try:
             outcome = await dispatch(ctx, json.loads(row.body), row.actor)
         except (ActorUnavailable, FetchError) as exc:
-            retry_at = None if row.attempts + 1 >= MAX_ATTEMPTS else time.time() + 30 * 2**row.attempts
+            retry_at = None if row.attempts + 1 >= MAX_ATTEMPTS else self.clock.now() + 30 * 2**row.attempts
             log.info("inbox %s from %s: %s (attempt %d)", row.activity_id, row.actor, exc, row.attempts + 1)
             async with transaction(self.ctx.db):
                 await inbox_store.mark_failed_attempt(self.ctx.db, row.id, f"error: {exc}"[:500], retry_at)

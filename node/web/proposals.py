@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 from aiohttp import web
 
-from node.appkeys import CONFIG, DB
+from node.appkeys import CLOCK, CONFIG, DB
 from node.config import DECIDABLE, Config
 from node.governance import proposals
 from node.governance.proposals import ProposalError
@@ -35,6 +35,11 @@ NEW_DEFAULTS = {"kind": "consent", "title": "", "details": "", "closes_in": "3",
 
 def _moment(stored: str) -> datetime:
     return datetime.fromisoformat(stored.replace("Z", "+00:00"))
+
+
+def _now(request: web.Request) -> datetime:
+    """The app's clock: a proposal closes by it, on the page as at the decision clock."""
+    return datetime.fromtimestamp(request.app[CLOCK].now(), UTC)
 
 
 def closes_in(proposal: Proposal, now: datetime | None = None) -> str:
@@ -84,7 +89,8 @@ async def proposals_page(request: web.Request) -> web.Response:
             continue
         stance = await _stance_of(db, proposal, voter)
         rows.append({"proposal": proposal, "scope": scope_label(proposal, names), "state": STATES[proposal.state],
-                     "closes_in": closes_in(proposal), "stance": ", ".join(stance.choices) if stance else None})
+                     "closes_in": closes_in(proposal, _now(request)),
+                     "stance": ", ".join(stance.choices) if stance else None})
     response = await render(request, "proposals.html", rows=rows)
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -157,9 +163,10 @@ async def create_proposal(request: web.Request) -> web.StreamResponse:
     try:
         scope, crew_id = _scope(typed["scope"])
         action, action_args = _action(typed)
+        now = _now(request)
         events = await processing_proposals.open_proposal(
             db, config, me, kind=typed["kind"], title=typed["title"], details=typed["details"],
-            closes_at=_closing(typed, datetime.now(UTC)), scope=scope, crew_id=crew_id,
+            closes_at=_closing(typed, now), now=now, scope=scope, crew_id=crew_id,
             options=typed["options"].splitlines(), multiple=typed["multiple"], quorum_percent=_quorum(typed["quorum"]),
             hide_results=typed["hide_results"], action=action, action_args=action_args)
     except ProposalError as exc:
@@ -207,7 +214,7 @@ async def _page(request: web.Request, proposal: Proposal, status: int = 200, err
     author = await local_actors.by_id(db, proposal.author_id)
     response = await render(
         request, "proposal.html", status=status, proposal=proposal, error=error, result=result,
-        state=STATES[proposal.state], closes_in=closes_in(proposal), author=author,
+        state=STATES[proposal.state], closes_in=closes_in(proposal, _now(request)), author=author,
         scope=scope_label(proposal, await _crew_names(db)), choices=choices or (), reason=reason or "",
         outcome_text=proposal.outcome if outcome is None else outcome,
         action_target=(proposal.action_args or {}).get("member") or (proposal.action_args or {}).get("actor"),
@@ -233,7 +240,7 @@ async def take_stance(request: web.Request) -> web.StreamResponse:
     choices = tuple(c for c in form.getall("choice", []) if isinstance(c, str))[:proposals.MAX_OPTIONS]
     reason = field(form, "reason", proposals.MAX_REASON + 1)
     try:
-        await processing_proposals.take_stance(db, config, proposal, me, list(choices), reason)
+        await processing_proposals.take_stance(db, config, proposal, me, list(choices), reason, now=_now(request))
     except ProposalError as exc:
         return await _page(request, proposal, 400, sentence(exc), choices, reason)
     return redirect(f"/proposals/{proposal.uuid}")
