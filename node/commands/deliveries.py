@@ -6,10 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
-from node import config as configuration
-from node import db as database
 from node.clock import clock_from_env
-from node.config import ConfigError
+from node.commands.opening import open_node
 from node.store import deliveries, hosts
 
 
@@ -27,18 +25,11 @@ def _age(seconds: float) -> str:
 
 async def cmd_deliveries(args: argparse.Namespace) -> int:
     """Print queue depth, the oldest queued row's age and, per failing host, its state and last error."""
-    config = configuration.load(args.data)
-    if not config.db_path.exists():
-        raise ConfigError(f"{config.db_path} does not exist (run `congregation init` first)")
     now = clock_from_env().now()
-    db = await database.connect(config.db_path)
-    try:
-        await database.migrate(db)
-        counts = await deliveries.counts(db)
-        oldest = await deliveries.oldest_queued(db)
-        failing = await hosts.failing(db)
-    finally:
-        await db.close()
+    async with open_node(args.data) as node:
+        counts = await deliveries.counts(node.db)
+        oldest = await deliveries.oldest_queued(node.db)
+        failing = await hosts.failing(node.db)
     line = f"Deliveries: {counts.get('queued', 0)} queued, {counts.get('done', 0)} done, " \
            f"{counts.get('failed', 0)} failed"
     print(line + (f"; oldest queued {_age(now - oldest)} old" if oldest is not None else ""))
