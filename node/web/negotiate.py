@@ -26,6 +26,7 @@ def wants_activity_json(request: web.Request) -> bool:
 
 
 def negotiated(as2: Handler, html: Handler) -> Handler:
+    """One GET handler that answers with `as2` for servers and `html` for browsers."""
     async def handler(request: web.Request) -> web.StreamResponse:
         return await (as2 if wants_activity_json(request) else html)(request)
     return handler
