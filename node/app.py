@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from argon2 import PasswordHasher
 
 from node import db as database
 from node import logs
@@ -27,6 +28,7 @@ from node.appkeys import (
     DB,
     DECISIONS,
     DELIVERY,
+    HASHER,
     HTTP,
     INBOX_WORKER,
     INBOX_WRITER,
@@ -38,6 +40,7 @@ from node.appkeys import (
 )
 from node.config import Config, ConfigError, LiveConfig
 from node.decisions import DecisionClock
+from node.governance import accounts
 from node.metrics import Metrics, count_inbox, healthz, metrics
 from node.store import local_actors
 from node.store import settings as settings_store
@@ -147,7 +150,8 @@ async def index(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"/actors/{group.username}")
 
 
-def create_app(config: Config | LiveConfig, *, run_workers: bool = True) -> web.Application:
+def create_app(config: Config | LiveConfig, *, run_workers: bool = True,
+               hasher: PasswordHasher | None = None) -> web.Application:
     """The node as an aiohttp application; tests pass run_workers=False and step the workers themselves."""
     # Every component gets the live holder, so a setting the Congregation decides applies without a restart.
     config = config if isinstance(config, LiveConfig) else LiveConfig(config)
@@ -156,6 +160,8 @@ def create_app(config: Config | LiveConfig, *, run_workers: bool = True) -> web.
                           client_max_size=config.max_inbox_bytes)
     app[METRICS] = Metrics()
     app[CONFIG] = config
+    # Members' passwords: argon2id at the cost RFC 9106 recommends; tests pass a cheap argon2.
+    app[HASHER] = hasher or accounts.DEFAULT_HASHER
     app[RATE_LIMIT] = HostRateLimiter(config.inbox_rate_per_host, config.inbox_burst_per_host)
     app.cleanup_ctx.extend([_database, _http, _workers(run_workers)])
     web_ui.setup(app)

@@ -23,6 +23,7 @@ RATE_LIMIT = web.AppKey("rate_limit", "HostRateLimiter")
 DECISIONS = web.AppKey("decisions", "DecisionClock")
 TEMPLATES = web.AppKey("templates", "jinja2.Environment")
 LOGIN_THROTTLE = web.AppKey("login_throttle", "LoginThrottle")
+HASHER = web.AppKey("hasher", "argon2.PasswordHasher")
 
 # Per request: who is signed in (set by the web UI's session middleware for every request).
 MEMBER = web.RequestKey("member", "LocalActor | None")

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from node.activitypub import actor_updates
-from node.appkeys import CONFIG, DB, SESSION
+from node.appkeys import CONFIG, DB, HASHER, SESSION
 from node.governance import accounts, membership, profiles
 from node.governance.membership import MembershipError
 from node.store import accounts as accounts_store
@@ -65,7 +65,7 @@ async def change_password(request: web.Request) -> web.Response:
         if new != again:
             raise MembershipError("the two new passwords are not the same")
         await accounts.change_password(request.app[DB], member(request), current, new,
-                                       keep_session=request[SESSION].token_hash)
+                                       keep_session=request[SESSION].token_hash, hasher=request.config_dict[HASHER])
     except MembershipError as exc:
         return await _page(request, form_status(exc), errors={"password": sentence(exc)})
     return redirect("/settings?saved=password")
@@ -151,7 +151,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
     try:
         if new != again:
             raise MembershipError("the two passwords are not the same")
-        target = await accounts.use_reset(db, _token(request), new)
+        target = await accounts.use_reset(db, _token(request), new, hasher=request.config_dict[HASHER])
     except membership.Unusable as exc:
         return await _reset_page(request, form_status(exc), problem=sentence(exc))
     except MembershipError as exc:
