@@ -6,6 +6,18 @@ import pytest
 from tests.fediverse import FakeActor, InProcessNode, free_port, init_node
 from tests.webclient import Visitor
 
+# Tests with these marks start Node.js, Chromium or podman: slow by nature.
+_PROCESS_MARKS = ("interop", "browser", "container")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark process tests `slow`, and run them first: under xdist a long test started last runs alone."""
+    for item in items:
+        if any(item.get_closest_marker(mark) for mark in _PROCESS_MARKS):
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
 
 @pytest.fixture
 async def session():

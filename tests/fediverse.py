@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from argon2 import PasswordHasher
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
@@ -31,6 +32,23 @@ from node.cli import main as cli_main
 
 AS_JSON = "application/activity+json"
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+# Still argon2id, at the lowest cost: a test's passwords guard nothing, and the real cost is 0.15 s a hash.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+# RSA-2048 keys cost ~35 ms each to make; tests draw them from here, each new one distinct from the last
+# _KEY_POOL_SIZE (a test that forges with "another actor's key" still gets another key).
+_KEY_POOL_SIZE = 24
+_key_pool: list[rsa.RSAPrivateKey] = []
+_keys_drawn = 0
+
+
+def pooled_key() -> rsa.RSAPrivateKey:
+    """An RSA key from this process's pool, made on first use and reused after _KEY_POOL_SIZE draws."""
+    global _keys_drawn
+    if len(_key_pool) < _KEY_POOL_SIZE:
+        _key_pool.append(signatures.generate_private_key())
+    key = _key_pool[_keys_drawn % _KEY_POOL_SIZE]
+    _keys_drawn += 1
+    return key
 
 
 def free_port() -> int:
@@ -72,7 +90,7 @@ class InProcessNode:
 
     def __init__(self, config: configuration.Config):
         self.config = config
-        self.app = create_app(config, run_workers=False)
+        self.app = create_app(config, run_workers=False, hasher=CHEAP_HASHER)
         self.server = TestServer(self.app, host="127.0.0.1", port=int(config.base_url.rsplit(":", 1)[1]))
         self.session: aiohttp.ClientSession | None = None
 
@@ -127,7 +145,7 @@ class FakeActor:
 
     name: str = "remote"
     kind: str = "Person"
-    key: rsa.RSAPrivateKey = field(default_factory=signatures.generate_private_key)
+    key: rsa.RSAPrivateKey = field(default_factory=pooled_key)
     received: list[dict[str, Any]] = field(default_factory=list)
     documents: dict[str, tuple[int, Any]] = field(default_factory=dict)
     inbox_status: int = 202

@@ -101,6 +101,7 @@ async def test_member_add__bad_tier_and_bad_handle(data, congregation):
     await refused_without_change(data, congregation("member", "add", "login"), "reserved")
 
 
+@pytest.mark.slow
 async def test_member_add__refused_at_hard_size(tmp_path):
     init_node(tmp_path / "full", free_port(), "Full", soft_size=1, hard_size=1)
     full = tmp_path / "full"
@@ -205,6 +206,7 @@ async def test_member_reset_link__unknown_or_former_member(data, congregation):
     await refused_without_change(data, congregation("member", "reset-link", "bob"), "no member bob")
 
 
+@pytest.mark.slow
 def test_member_commands__a_real_process_prints_one_line(data):
     assert_refused(cli("member", "promote", "nobody", "--data", str(data)), "no member nobody")
     assert_refused(cli("member", "log", "--data", str(data / "missing")), "does not exist")

@@ -147,6 +147,7 @@ async def test_change_setting__crew_proposal_is_refused(congregation):
     assert await node.count("proposals") == 0
 
 
+@pytest.mark.slow
 async def test_change_setting__the_command_line_refuses_in_one_line(congregation):
     node, *_ = congregation
     data = str(node.config.data_dir)
@@ -198,6 +199,7 @@ async def test_change_setting__one_that_no_longer_fits_is_not_done(congregation)
     assert "not done: setting soft_size: must not exceed hard_size (110)" in text_of(page)
 
 
+@pytest.mark.slow
 async def test_change_setting__public_follows_auto_reaches_the_inbox_worker(node, signed_in, remote, session):
     # Given a node whose Group's follows wait for approval, and a Partner
     pat = await signed_in("pat", "partner")

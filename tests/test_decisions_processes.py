@@ -20,6 +20,8 @@ from tests.fediverse import AS_JSON, NodeProcess, cli, eventually, free_port, in
 from tests.test_interop_fedify import _control, fedify  # noqa: F401 - the peer fixture
 from tests.test_three_nodes import _approve_pending
 
+pytestmark = pytest.mark.slow
+
 DAY = 86400
 
 

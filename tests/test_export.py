@@ -11,6 +11,8 @@ import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from node import __version__
 from node.activitypub import signatures
 from node.db import migrations
@@ -22,6 +24,8 @@ from node.store import proposals as proposals_store
 from tests.fediverse import NodeProcess, free_port, init_node, run_cli
 from tests.test_posts_fixtures import become_siblings
 from tests.webclient import Visitor, make_member
+
+pytestmark = pytest.mark.slow
 
 CREW_SECRET = "Tea at the allotment shed, crew only"
 DECLINE_REASON = "private: we are not ready for a fifth"

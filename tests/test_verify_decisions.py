@@ -15,6 +15,8 @@ from node.governance import decision_log, proposals
 from node.store import local_actors
 from tests.test_proposals import member
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 async def logged(node):

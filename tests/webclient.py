@@ -11,7 +11,7 @@ import aiohttp
 from node.activitypub import signatures
 from node.governance import accounts
 from node.governance.membership import add_member
-from tests.fediverse import InProcessNode
+from tests.fediverse import CHEAP_HASHER, InProcessNode, pooled_key
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 PASSWORD = "correct horse battery"
@@ -56,10 +56,10 @@ class Visitor:
 async def make_member(node: InProcessNode, handle: str, tier: str = "friend", password: str = PASSWORD,
                       display_name: str | None = None) -> int:
     """A member who can sign in, added as the operator would (`congregation member add`)."""
-    key = signatures.generate_private_key()
+    key = pooled_key()
     return await add_member(node.db, handle, display_name or handle.capitalize(), tier,
                             signatures.private_pem(key), signatures.public_pem(key),
-                            password_hash=await accounts.hash_password(password))
+                            password_hash=await accounts.hash_password(password, CHEAP_HASHER))
 
 
 def text_of(html: str) -> str:
