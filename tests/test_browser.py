@@ -12,11 +12,10 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.browser import screenshot_path
+from tests.factories import become_siblings, exchange
 from tests.fediverse import InProcessNode
-from tests.test_posts_fixtures import become_siblings, exchange
 from tests.webclient import PASSWORD, make_member
 
-pytest_plugins = ["tests.test_posts_fixtures"]
 pytestmark = pytest.mark.browser
 
 

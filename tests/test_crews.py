@@ -7,7 +7,7 @@ import pytest
 from node.governance import crews, membership
 from node.governance.crews import CrewError
 from node.store import crews as store
-from tests.test_proposals import member
+from tests.factories import member
 
 CREW_MAX = 8
 

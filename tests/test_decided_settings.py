@@ -13,8 +13,7 @@ from node.store import local_actors
 from node.store import proposals as store
 from node.store import settings as settings_store
 from tests.fediverse import InProcessNode, cli
-from tests.test_size import NOTICE
-from tests.webclient import Visitor, make_member, text_of
+from tests.webclient import NOTICE, Visitor, make_member, text_of
 
 
 def _form(title: str, **values: str) -> dict[str, str]:

@@ -21,8 +21,8 @@ from node.posts import delete_post, edit_post, publish_post
 from node.store import crews as crews_store
 from node.store import local_actors
 from node.store import proposals as proposals_store
+from tests.factories import become_siblings
 from tests.fediverse import NodeProcess, free_port, init_node, run_cli
-from tests.test_posts_fixtures import become_siblings
 from tests.webclient import Visitor, make_member
 
 pytestmark = pytest.mark.slow

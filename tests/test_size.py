@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_invitations import quick_member
-from tests.test_web_invitations import create_invitation, join
-from tests.webclient import text_of
-
-NOTICE = "Time to think about splitting"
+from tests.factories import create_invitation, join, quick_member
+from tests.webclient import NOTICE, text_of
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ from node.db import transaction
 from node.governance import proposals
 from node.store import local_actors
 from node.store import proposals as proposals_store
+from tests.factories import become_siblings, exchange
 from tests.fediverse import InProcessNode, run_cli
-from tests.test_posts_fixtures import become_siblings, exchange
 from tests.webclient import CSRF_RE, Visitor, make_member, text_of
 
-pytest_plugins = ["tests.test_posts_fixtures"]
 FORM = 'action="/polls/vote"'
 
 

@@ -15,6 +15,10 @@ from tests.fediverse import CHEAP_HASHER, InProcessNode, pooled_key
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 PASSWORD = "correct horse battery"
+# What members read on Home once the Congregation reaches its soft size.
+NOTICE = "Time to think about splitting"
+# The smallest file the avatar form takes as a PNG (its signature, then padding).
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 class Visitor:
@@ -51,6 +55,15 @@ class Visitor:
 
     async def sign_in(self, handle: str, password: str = PASSWORD) -> tuple[int, str]:
         return await self.post("/login", {"handle": handle, "password": password})
+
+
+async def upload(visitor: Visitor, data: bytes, filename: str = "me.png", content_type: str = "image/png",
+                 csrf: str | None = None) -> tuple[int, str]:
+    """Send the avatar form as a browser does: multipart, the CSRF field first."""
+    form = aiohttp.FormData()
+    form.add_field("csrf", csrf if csrf is not None else await visitor.csrf("/settings"))
+    form.add_field("avatar", data, filename=filename, content_type=content_type)
+    return await visitor.post("/settings/avatar", form)
 
 
 async def make_member(node: InProcessNode, handle: str, tier: str = "friend", password: str = PASSWORD,
