@@ -13,9 +13,8 @@ import pytest
 
 from node import db as database
 from node.governance import accounts, invitations
-from tests.fediverse import cli, free_port, init_node, run_cli
+from tests.fediverse import cli, free_port, init_node, run_cli, snapshot_file
 
-MEMBERSHIP_TABLES = ("local_actors", "members", "credentials", "invitations", "password_resets", "membership_events")
 PASSWORD = "correct horse battery"
 
 
@@ -43,8 +42,7 @@ def congregation(data, capsys, monkeypatch):
 
 
 def snapshot(data) -> dict[str, list[tuple]]:
-    with sqlite3.connect(data / "congregation.sqlite3") as db:
-        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in MEMBERSHIP_TABLES}
+    return snapshot_file(data / "congregation.sqlite3")
 
 
 def tiers(data) -> dict[str, str]:
