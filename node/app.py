@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
+from argon2 import PasswordHasher
 
 from node import db as database
 from node import logs
@@ -27,6 +28,7 @@ from node.appkeys import (
     DB,
     DECISIONS,
     DELIVERY,
+    HASHER,
     HTTP,
     INBOX_WORKER,
     INBOX_WRITER,
@@ -39,6 +41,7 @@ from node.appkeys import (
 from node.clock import Clock, bind, clock_from_env
 from node.config import Config, ConfigError, LiveConfig
 from node.decisions import DecisionClock
+from node.governance import accounts
 from node.metrics import Metrics, count_inbox, healthz, metrics
 from node.store import local_actors
 from node.store import settings as settings_store
@@ -135,12 +138,13 @@ async def errors_middleware(request: web.Request, handler) -> web.StreamResponse
 
 
 def create_app(config: Config | LiveConfig, *, run_workers: bool = True, clock: Clock | None = None,
-               resolver: AbstractResolver | None = None) -> web.Application:
+               resolver: AbstractResolver | None = None, hasher: PasswordHasher | None = None) -> web.Application:
     """The node as an aiohttp application; tests pass run_workers=False and step the workers themselves.
 
     `clock` is the time the workers and requests read (default: the system's, or the test clock of the
     environment in test mode); `resolver` is what outbound connections resolve names through, behind the SSRF
-    guard (default: the system's DNS).
+    guard (default: the system's DNS); `hasher` hashes members' passwords (default: argon2id at the cost
+    RFC 9106 recommends; tests pass a cheap argon2).
     """
     # Every component gets the live holder, so a setting the Congregation decides applies without a restart.
     config = config if isinstance(config, LiveConfig) else LiveConfig(config)
@@ -151,6 +155,7 @@ def create_app(config: Config | LiveConfig, *, run_workers: bool = True, clock: 
     app[CONFIG] = config
     app[CLOCK] = clock if clock is not None else clock_from_env()
     app[RESOLVER] = resolver
+    app[HASHER] = hasher or accounts.DEFAULT_HASHER
     app[RATE_LIMIT] = HostRateLimiter(config.inbox_rate_per_host, config.inbox_burst_per_host)
     app.cleanup_ctx.extend([_database, _http, _workers(run_workers)])
     web_ui.setup(app)

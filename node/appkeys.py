@@ -30,6 +30,7 @@ TEMPLATES = web.AppKey("templates", "jinja2.Environment")
 LOGIN_THROTTLE = web.AppKey("login_throttle", "LoginThrottle")
 # The routes of the members' UI: only these get sessions, CSRF checks and HTML error pages.
 UI_RESOURCES = web.AppKey("ui_resources", frozenset)
+HASHER = web.AppKey("hasher", "argon2.PasswordHasher")
 
 # Per request: who is signed in (set by the web UI's session middleware for every request).
 MEMBER = web.RequestKey("member", "LocalActor | None")

@@ -39,3 +39,16 @@ async def accessibility_violations(page) -> list[str]:
         " 'best-practice']})).violations"
         ".map(v => `${v.impact}: ${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join(', ')})`)")
     return list(result)
+
+
+async def sign_in(page, node, handle: str) -> None:
+    """Sign `handle` in on `node` through the login form, as a person would, and land on Home."""
+    from playwright.async_api import expect
+
+    from tests.webclient import PASSWORD
+
+    await page.goto(node.base + "/login")
+    await page.get_by_label("Handle").fill(handle)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(re.compile(r"/home$"))

@@ -1,10 +1,28 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import shutil
+from pathlib import Path
+
 import aiohttp
 import pytest
 
 from tests.fediverse import FakeActor, InProcessNode, free_port, init_node
 from tests.webclient import Visitor
+
+INTEROP = Path(__file__).parent / "interop"
+# Tests with these marks start Node.js, Chromium or podman: slow by nature.
+_PROCESS_MARKS = ("interop", "browser", "container")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark process tests `slow`, and run them first: under xdist a long test started last runs alone."""
+    for item in items:
+        if any(item.get_closest_marker(mark) for mark in _PROCESS_MARKS):
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture
@@ -32,6 +50,16 @@ async def make_node(tmp_path):
 @pytest.fixture
 async def node(make_node):
     return await make_node()
+
+
+@pytest.fixture
+def make_posting_node(make_node):
+    """Nodes whose Group accepts follows at once, so tests can start from followers."""
+
+    async def make(name: str = "alpha", **settings) -> InProcessNode:
+        return await make_node(name, **{"public_follows": "auto", **settings})
+
+    return make
 
 
 @pytest.fixture
@@ -97,3 +125,24 @@ async def signed_in(node):
     yield make
     for visitor in made:
         await visitor.close()
+
+
+@pytest.fixture
+async def fedify(tmp_path):
+    """A Fedify peer process on a free loopback port; its base URL once it prints READY."""
+    node_bin = shutil.which("node")
+    assert node_bin, "Node.js is needed for the Fedify interop test"
+    assert (INTEROP / "node_modules" / "@fedify" / "fedify").is_dir(), \
+        "run `npm ci` in tests/interop first (the README's test command does)"
+    log = open(tmp_path / "fedify.log", "wb")  # noqa: SIM115 - closed below
+    proc = await asyncio.create_subprocess_exec(node_bin, str(INTEROP / "fedify_peer.mjs"), "0",
+                                                stdout=asyncio.subprocess.PIPE, stderr=log)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert line.startswith(b"READY "), (line, (tmp_path / "fedify.log").read_text()[-2000:])
+        yield line.split()[1].decode()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        await proc.wait()
+        log.close()

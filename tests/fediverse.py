@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from argon2 import PasswordHasher
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
@@ -34,6 +36,33 @@ from tests.resolver import LoopbackDNS
 
 AS_JSON = "application/activity+json"
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+# Still argon2id, at the lowest cost: a test's passwords guard nothing, and the real cost is 0.15 s a hash.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+# RSA-2048 keys cost ~35 ms each to make; tests draw them from here, each new one distinct from the last
+# _KEY_POOL_SIZE (a test that forges with "another actor's key" still gets another key).
+_KEY_POOL_SIZE = 24
+_key_pool: list[rsa.RSAPrivateKey] = []
+_keys_drawn = 0
+
+
+def pooled_key() -> rsa.RSAPrivateKey:
+    """An RSA key from this process's pool, made on first use and reused after _KEY_POOL_SIZE draws."""
+    global _keys_drawn
+    if len(_key_pool) < _KEY_POOL_SIZE:
+        _key_pool.append(signatures.generate_private_key())
+    key = _key_pool[_keys_drawn % _KEY_POOL_SIZE]
+    _keys_drawn += 1
+    return key
+
+
+TABLES_SQL = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+
+
+def snapshot_file(path: Path) -> dict[str, list[tuple]]:
+    """Every row of every table of the SQLite file at `path` (the node may be another process, or none)."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return {table: db.execute(f'SELECT * FROM "{table}" ORDER BY 1').fetchall()
+                for (table,) in db.execute(TABLES_SQL).fetchall()}
 
 
 def free_port() -> int:
@@ -87,7 +116,7 @@ class InProcessNode:
                  resolver: LoopbackDNS | None = None):
         self.config = config
         self.clock = clock if clock is not None else OffsetClock()
-        self.app = create_app(config, run_workers=False, clock=self.clock, resolver=resolver)
+        self.app = create_app(config, run_workers=False, clock=self.clock, resolver=resolver, hasher=CHEAP_HASHER)
         self.server = TestServer(self.app, host="127.0.0.1", port=int(config.base_url.rsplit(":", 1)[1]))
         self.session: aiohttp.ClientSession | None = None
 
@@ -143,10 +172,12 @@ class InProcessNode:
             return (await cur.fetchone())[0]
 
     async def snapshot(self) -> dict[str, list]:
-        """Every row of every table that inbound traffic could change."""
+        """Every row of every table, for "nothing changed" checks: a table added later is covered too."""
+        async with self.db.execute(TABLES_SQL) as cur:
+            tables = [name for (name,) in await cur.fetchall()]
         result = {}
-        for table in ("inbox", "follows", "remote_actors", "deliveries", "outbox", "local_actors", "members"):
-            async with self.db.execute(f"SELECT * FROM {table} ORDER BY 1") as cur:
+        for table in tables:
+            async with self.db.execute(f'SELECT * FROM "{table}" ORDER BY 1') as cur:
                 result[table] = [tuple(r) for r in await cur.fetchall()]
         return result
 
@@ -157,7 +188,7 @@ class FakeActor:
 
     name: str = "remote"
     kind: str = "Person"
-    key: rsa.RSAPrivateKey = field(default_factory=signatures.generate_private_key)
+    key: rsa.RSAPrivateKey = field(default_factory=pooled_key)
     received: list[dict[str, Any]] = field(default_factory=list)
     documents: dict[str, tuple[int, Any]] = field(default_factory=dict)
     inbox_status: int = 202

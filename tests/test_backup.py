@@ -9,8 +9,11 @@ import sqlite3
 import sys
 
 import aiohttp
+import pytest
 
 from tests.fediverse import AS_JSON, NodeProcess, cli, eventually, free_port, init_node
+
+pytestmark = pytest.mark.slow
 
 
 async def congregation(*args: str) -> tuple[int, str, str]:

@@ -11,12 +11,10 @@ import re
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.browser import screenshot_path
-from tests.fediverse import InProcessNode
-from tests.test_posts_fixtures import become_siblings, exchange
+from tests.browser import screenshot_path, sign_in
+from tests.factories import become_siblings, exchange
 from tests.webclient import PASSWORD, make_member
 
-pytest_plugins = ["tests.test_posts_fixtures"]
 pytestmark = pytest.mark.browser
 
 
@@ -24,14 +22,6 @@ async def person(browser: Browser) -> BrowserContext:
     context = await browser.new_context(viewport={"width": 1100, "height": 900})
     context.set_default_timeout(10_000)
     return context
-
-
-async def sign_in(page: Page, node: InProcessNode, handle: str) -> None:
-    await page.goto(node.base + "/login")
-    await page.get_by_label("Handle").fill(handle)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page).to_have_url(re.compile(r"/home$"))
 
 
 async def compose(page: Page, text: str, visibility: str) -> None:

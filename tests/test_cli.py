@@ -10,6 +10,8 @@ import pytest
 
 from tests.fediverse import cli, free_port, init_node
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def data(tmp_path):

@@ -13,9 +13,8 @@ import pytest
 
 from node import db as database
 from node.governance import accounts, invitations
-from tests.fediverse import cli, free_port, init_node, run_cli
+from tests.fediverse import cli, free_port, init_node, run_cli, snapshot_file
 
-MEMBERSHIP_TABLES = ("local_actors", "members", "credentials", "invitations", "password_resets", "membership_events")
 PASSWORD = "correct horse battery"
 
 
@@ -43,8 +42,7 @@ def congregation(data, capsys, monkeypatch):
 
 
 def snapshot(data) -> dict[str, list[tuple]]:
-    with sqlite3.connect(data / "congregation.sqlite3") as db:
-        return {t: db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall() for t in MEMBERSHIP_TABLES}
+    return snapshot_file(data / "congregation.sqlite3")
 
 
 def tiers(data) -> dict[str, str]:
@@ -101,6 +99,7 @@ async def test_member_add__bad_tier_and_bad_handle(data, congregation):
     await refused_without_change(data, congregation("member", "add", "login"), "reserved")
 
 
+@pytest.mark.slow
 async def test_member_add__refused_at_hard_size(tmp_path):
     init_node(tmp_path / "full", free_port(), "Full", soft_size=1, hard_size=1)
     full = tmp_path / "full"
@@ -205,6 +204,7 @@ async def test_member_reset_link__unknown_or_former_member(data, congregation):
     await refused_without_change(data, congregation("member", "reset-link", "bob"), "no member bob")
 
 
+@pytest.mark.slow
 def test_member_commands__a_real_process_prints_one_line(data):
     assert_refused(cli("member", "promote", "nobody", "--data", str(data)), "no member nobody")
     assert_refused(cli("member", "log", "--data", str(data / "missing")), "does not exist")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from tests.fediverse import NodeProcess, cli, eventually, free_port, init_node
+
+pytestmark = pytest.mark.slow
 
 
 async def test_sigkill_after_202__activity_processed_after_restart(tmp_path, remote):

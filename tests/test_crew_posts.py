@@ -8,11 +8,10 @@ from node.activitypub import signatures
 from node.activitypub.documents import key_id
 from node.governance import crews
 from node.store import local_actors
+from tests.factories import deliver_all, follow, get_as
 from tests.fediverse import AS_JSON
-from tests.test_posts_fixtures import deliver_all, follow, get_as
 from tests.webclient import make_member, text_of
 
-pytest_plugins = ["tests.test_posts_fixtures"]
 SECRET = "Tea at the allotment shed, crew only"
 
 

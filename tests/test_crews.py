@@ -8,7 +8,7 @@ from node.governance import crews
 from node.governance.crews import CrewError
 from node.processing import membership as processing_membership
 from node.store import crews as store
-from tests.test_proposals import member
+from tests.factories import member
 
 CREW_MAX = 8
 

@@ -16,9 +16,10 @@ import pytest
 
 from node.activitypub import signatures
 from node.clock import FileOffsetClock, clock_env
+from tests.factories import approve_pending, control
 from tests.fediverse import AS_JSON, NodeProcess, cli, eventually, free_port, init_node
-from tests.test_interop_fedify import _control, fedify  # noqa: F401 - the peer fixture
-from tests.test_three_nodes import _approve_pending
+
+pytestmark = pytest.mark.slow
 
 DAY = 86400
 
@@ -46,8 +47,8 @@ async def siblings(tmp_path):
         group_a, group_b = f"{a_config.base_url}/actors/group", f"{b_config.base_url}/actors/group"
         assert cli("follow", group_b, "--data", str(a.data))[0] == 0
         assert cli("follow", group_a, "--data", str(b.data))[0] == 0
-        await _approve_pending(b, group_a)
-        await _approve_pending(a, group_b)
+        await approve_pending(b, group_a)
+        await approve_pending(a, group_b)
 
         async def related():
             return f"sibling\t{group_b}\t" in cli("siblings", "--data", str(a.data))[1]
@@ -62,17 +63,17 @@ async def siblings(tmp_path):
 
 @pytest.mark.interop
 async def test_decisions__siblings_vote_where_allowed_and_a_closing_missed_while_down_is_enacted_once(
-        siblings, fedify):  # noqa: F811 - fedify is the fixture's value
+        siblings, fedify):
     a, b, clock = siblings
     group_a = f"{a.config.base_url}/actors/group"
     # Given a Fedify peer follows A (A's host approves)
     async with aiohttp.ClientSession() as session:
-        status, sent = await _control(session, "POST", f"{fedify}/_control/follow", json={"target": group_a})
+        status, sent = await control(session, "POST", f"{fedify}/_control/follow", json={"target": group_a})
         assert status == 200, sent
-        await _approve_pending(a, sent["followId"].split("/activities/")[0])
+        await approve_pending(a, sent["followId"].split("/activities/")[0])
 
         async def fedify_follows():
-            _, following = await _control(session, "GET", f"{fedify}/_control/following")
+            _, following = await control(session, "GET", f"{fedify}/_control/following")
             return "accepted" in str(following)
         await eventually(fedify_follows)
     # Given A's public poll, which reaches B and the Fedify peer as a Question
@@ -85,14 +86,14 @@ async def test_decisions__siblings_vote_where_allowed_and_a_closing_missed_while
 
     async with aiohttp.ClientSession() as session:
         async def fedify_holds_it():
-            _, creates = await _control(session, "GET", f"{fedify}/_control/events", params={"type": "Create"})
+            _, creates = await control(session, "GET", f"{fedify}/_control/events", params={"type": "Create"})
             return [e for e in creates if e["object"] == poll and e["verified"] is True]
         await eventually(fedify_holds_it)
 
         # When a member of B votes in it from B, and the Fedify peer votes as Mastodon does
         code, _, err = cli("vote", poll, "Park", "--as", "bea", "--data", str(b.data))
         assert code == 0, err
-        status, sent = await _control(session, "POST", f"{fedify}/_control/vote",
+        status, sent = await control(session, "POST", f"{fedify}/_control/vote",
                                       json={"target": group_a, "question": poll, "choice": "Library"})
         assert status == 200, sent
 

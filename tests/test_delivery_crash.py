@@ -10,11 +10,15 @@ from __future__ import annotations
 import sqlite3
 import uuid
 
+import pytest
+
 from node import db as database
 from node.activitypub.outbox import new_activity_id, publish
 from node.clock import FileOffsetClock, clock_env
 from node.store import local_actors
 from tests.fediverse import NodeProcess, cli, eventually, free_port, init_node
+
+pytestmark = pytest.mark.slow
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 HOUR = 3600.0

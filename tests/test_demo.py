@@ -14,8 +14,11 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from node.commands.demo import SPECS
+
+pytestmark = pytest.mark.slow
 
 NAMES = tuple(spec.name for spec in SPECS)
 AS = {"Accept": "application/activity+json"}

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from node.config import Config, _coerce
@@ -25,12 +26,14 @@ def hadolint() -> str:
     return found
 
 
+@pytest.mark.slow
 def test_dockerfile__clean_under_hadolint():
     proc = subprocess.run([hadolint(), "--no-color", str(DEPLOY / "Dockerfile")], capture_output=True, text=True,
                           check=False, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_dockerfile__hadolint_would_catch_a_root_image(tmp_path):
     # The check above can fail: the same Dockerfile with its USER line removed is refused
     text = (DEPLOY / "Dockerfile").read_text()

@@ -15,12 +15,15 @@ import time
 from email.utils import formatdate
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from node import config as configuration
 from node.clock import FileOffsetClock, clock_env
 from tests.fediverse import InProcessNode, free_port, init_node, run_cli, update_settings
+
+pytestmark = pytest.mark.slow
 
 STATUSES = ("ok", "warn", "FAIL", "skip")
 

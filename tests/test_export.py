@@ -11,6 +11,8 @@ import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from node import __version__
 from node.activitypub import signatures
 from node.db import migrations
@@ -20,9 +22,11 @@ from node.processing.posts import delete_post, edit_post, publish_post
 from node.store import crews as crews_store
 from node.store import local_actors
 from node.store import proposals as proposals_store
+from tests.factories import become_siblings
 from tests.fediverse import NodeProcess, free_port, init_node, run_cli
-from tests.test_posts_fixtures import become_siblings
 from tests.webclient import Visitor, make_member
+
+pytestmark = pytest.mark.slow
 
 CREW_SECRET = "Tea at the allotment shed, crew only"
 DECLINE_REASON = "private: we are not ready for a fifth"

@@ -7,10 +7,8 @@ from node.activitypub.inbound import delete, update
 from node.appkeys import INBOX_WORKER
 from node.processing.posts import delete_post, edit_post, publish_post
 from node.store import remote_objects
+from tests.factories import add_member, deliver_all, follow, node_follows, received
 from tests.fediverse import run_cli
-from tests.test_posts_fixtures import add_member, deliver_all, follow, node_follows, received
-
-pytest_plugins = ["tests.test_posts_fixtures"]
 
 
 def note(author, suffix="1", content="<p>hello Group</p>", to=(), public=True, **extra):

@@ -4,10 +4,8 @@ sends Update(Group) to the Group's followers (siblings and fediverse), once."""
 from __future__ import annotations
 
 from node import config as configuration
+from tests.factories import deliver_all, follow, received
 from tests.fediverse import InProcessNode, update_settings
-from tests.test_posts_fixtures import deliver_all, follow, received
-
-pytest_plugins = ["tests.test_posts_fixtures"]
 
 
 async def restart(node: InProcessNode) -> InProcessNode:

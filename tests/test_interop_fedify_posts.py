@@ -7,27 +7,16 @@ import pytest
 
 from node.processing.posts import publish_post
 from node.store import remote_objects
+from tests.factories import add_member, control, deliver_all, fedify_follows_group, follow, received
 from tests.fediverse import eventually
-from tests.test_interop_fedify import _control, fedify  # noqa: F401 - the peer fixture
-from tests.test_posts_fixtures import add_member, deliver_all, follow, received
 
-pytest_plugins = ["tests.test_posts_fixtures"]
 pytestmark = pytest.mark.interop
 
 
-async def _fedify_follows_group(node, fedify, session) -> None:  # noqa: F811 - fedify is the fixture's value
-    status, sent = await _control(session, "POST", f"{fedify}/_control/follow", json={"target": node.group_id})
-    assert status == 200, sent
-    await node.drain_inbox()
-    await deliver_all(node)
-    status, following = await _control(session, "GET", f"{fedify}/_control/following")
-    assert "accepted" in str(following)
-
-
-async def test_fedify__receives_group_announces_of_member_post_verified(make_posting_node, fedify, session):  # noqa: F811
+async def test_fedify__receives_group_announces_of_member_post_verified(make_posting_node, fedify, session):
     # Given the Fedify peer follows the Group (accepted at once)
     node = await make_posting_node()
-    await _fedify_follows_group(node, fedify, session)
+    await fedify_follows_group(node, fedify, session)
     ada = await add_member(node)
 
     # When a member posts publicly to the Group and deliveries run
@@ -35,26 +24,26 @@ async def test_fedify__receives_group_announces_of_member_post_verified(make_pos
     await deliver_all(node)
 
     # Then Fedify verified both of the Group's Announces
-    status, events = await _control(session, "GET", f"{fedify}/_control/events", params={"type": "Announce"})
+    status, events = await control(session, "GET", f"{fedify}/_control/events", params={"type": "Announce"})
     assert len(events) == 2, events
     assert all(e["verified"] is True and e["actor"] == node.group_id for e in events)
     assert all(e["signature"]["keyId"] == node.group_id + "#main-key" for e in events)
     note_id = f"{node.base}/posts/{post.uuid}"
     assert {e["object"] for e in events} == {note_id, note_id + "/activity"}
-    status, log = await _control(session, "GET", f"{fedify}/_control/inbox-log")
+    status, log = await control(session, "GET", f"{fedify}/_control/inbox-log")
     assert all(entry.get("status", 202) < 300 for entry in log if entry.get("type") == "Announce"), log
 
 
-async def test_fedify__post_to_group_reshared_to_other_followers(make_posting_node, fedify, make_remote,  # noqa: F811
+async def test_fedify__post_to_group_reshared_to_other_followers(make_posting_node, fedify, make_remote,
                                                                  session):
     # Given the Fedify peer and a second remote both follow the Group
     node = await make_posting_node()
-    await _fedify_follows_group(node, fedify, session)
+    await fedify_follows_group(node, fedify, session)
     other = await make_remote("other")
     await follow(node, other, session, node.group_id)
 
     # When Fedify posts a public Note addressed to the Group
-    status, sent = await _control(session, "POST", f"{fedify}/_control/note",
+    status, sent = await control(session, "POST", f"{fedify}/_control/note",
                                   json={"target": node.group_id, "content": "<p>Hi Group!</p>"})
     assert status == 200, sent
 
@@ -70,5 +59,5 @@ async def test_fedify__post_to_group_reshared_to_other_followers(make_posting_no
     objects = [a["object"] for a in received(other, "Announce")]
     assert sent["noteId"] in objects
     assert any(isinstance(o, dict) and o["id"] == sent["createId"] for o in objects)
-    status, events = await _control(session, "GET", f"{fedify}/_control/events", params={"type": "Announce"})
+    status, events = await control(session, "GET", f"{fedify}/_control/events", params={"type": "Announce"})
     assert events == []

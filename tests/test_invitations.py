@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 import pytest
 
-from node.activitypub import signatures
-from node.governance import accounts, invitations, membership
+from node.governance import invitations, membership
 from node.governance.membership import Conflict, NotAllowed, Unusable
 from node.processing import membership as processing_membership
 from node.store import invitations as invitations_store
 from node.store import local_actors
+from tests.factories import keypair, quick_member
+from tests.fediverse import CHEAP_HASHER
 from tests.webclient import PASSWORD
-
-
-@lru_cache(maxsize=1)
-def keypair() -> tuple[str, str]:
-    """One RSA key pair for every newcomer in these tests: generating one per member only costs time."""
-    key = signatures.generate_private_key()
-    return signatures.private_pem(key), signatures.public_pem(key)
-
-
-_HASHES: dict[str, str] = {}
-
-
-async def quick_member(node, handle: str, tier: str = "friend") -> int:
-    """make_member with the shared key pair and one argon2 hash of PASSWORD: each costs a tenth of a second."""
-    if PASSWORD not in _HASHES:
-        _HASHES[PASSWORD] = await accounts.hash_password(PASSWORD)
-    return await membership.add_member(node.db, handle, handle.capitalize(), tier, *keypair(),
-                                       password_hash=_HASHES[PASSWORD])
 
 
 async def partner(node, handle: str = "pat"):
@@ -41,7 +23,8 @@ async def partner(node, handle: str = "pat"):
 
 
 async def accept(node, token: str, handle: str, now: datetime | None = None) -> int:
-    return await invitations.accept(node.db, node.config, token, handle, "", PASSWORD, keypair(), now)
+    return await invitations.accept(node.db, node.config, token, handle, "", PASSWORD, keypair(), now,
+                                    hasher=CHEAP_HASHER)
 
 
 async def kinds(node) -> list[tuple[str, str]]:

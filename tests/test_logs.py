@@ -90,6 +90,7 @@ async def _get(session: aiohttp.ClientSession, url: str, request_id: str | None 
         return response.status, response.headers["X-Request-Id"]
 
 
+@pytest.mark.slow
 async def test_logs__json_lines_carry_the_request_id(config, session):
     # Given a node serving with JSON logs and the access log on
     async with Serve(config.data_dir, "--log-format", "json", env={"CONGREGATION_LOG_REQUESTS": "1"}) as node:
@@ -144,6 +145,7 @@ async def test_logs__json_lines_carry_the_request_id(config, session):
     assert [(e["request_id"], e["status"]) for e in refusal] == [(refused[1], 401)]
 
 
+@pytest.mark.slow
 async def test_logs__text_is_the_default(config, session):
     # Given a node started without --log-format (and no access log)
     async with Serve(config.data_dir) as node:
@@ -171,11 +173,13 @@ def _one_line_error(code: int, err: str, expected_code: int, needle: str) -> Non
     assert needle in lines[0] and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_logs__unknown_format_flag(config):
     code, _, err = cli("serve", "--log-format", "xml", "--data", str(config.data_dir))
     _one_line_error(code, err, 2, "invalid choice")
 
 
+@pytest.mark.slow
 def test_logs__unknown_format_setting(config):
     proc = subprocess.run([sys.executable, "-m", "node", "serve", "--data", str(config.data_dir)],
                           capture_output=True, text=True, timeout=30, check=False,

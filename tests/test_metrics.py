@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from node.app import create_app
 from node.appkeys import WORKER_TASKS
 from node.governance import proposals
+from tests.factories import member, open_proposal
 from tests.fediverse import free_port, init_node
-from tests.test_proposals import member, open_proposal
 
 
 async def scrape(node, session) -> dict[tuple[str, tuple], float]:

@@ -123,6 +123,7 @@ async def test_migrations__a_failing_migration_leaves_the_database_as_it_was(tmp
         assert after.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (LATEST - 1,)
 
 
+@pytest.mark.slow
 async def test_migrations__an_upgrade_first_writes_a_backup_that_restores_the_old_database(tmp_path):
     # Given a Congregation's data directory left by the first release, with data in it
     data = tmp_path / "data"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from node.activitypub.convert import PUBLIC
 from node.processing.posts import delete_post, edit_post, publish_post
-from tests.test_posts_fixtures import add_member, deliver_all, follow, get_as, received
-
-pytest_plugins = ["tests.test_posts_fixtures"]
+from tests.factories import add_member, deliver_all, follow, get_as, received
 
 
 async def test_member_post_public__create_to_member_followers_and_group_announces_both_forms(

@@ -7,9 +7,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from node.commands.post import add_parser
-from tests.test_posts_fixtures import add_member
-
-pytest_plugins = ["tests.test_posts_fixtures"]
+from tests.factories import add_member
 
 
 def _run(*argv: str) -> int:

@@ -16,11 +16,10 @@ from node.activitypub.convert import PUBLIC
 from node.activitypub.remote_actors import fetch_remote_actor
 from node.appkeys import HTTP, KEYS
 from node.store import remote
+from tests.documented import FEDERATION_MD, differences, examples
+from tests.factories import become_siblings, deliver_all, follow, get_as, received, signed_in
 from tests.fediverse import FakeActor, InProcessNode
-from tests.test_federation_md import FEDERATION_MD, differences, examples
-from tests.test_posts_fixtures import become_siblings, deliver_all, follow, get_as, received
-from tests.test_web_settings import PNG, signed_in, upload
-from tests.webclient import Visitor, text_of
+from tests.webclient import PNG, Visitor, text_of, upload
 
 MIB = 1024 * 1024
 CHECKED_HERE_RE = re.compile(

@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from node.activitypub import signatures
 from node.governance import crews, decision_log, proposals
 from node.governance.events import ProposalClosed, ProposalEnacted
-from node.governance.membership import add_member, promote
+from node.governance.membership import promote
 from node.governance.proposals import ProposalError, local_uri
 from node.store import local_actors
 from node.store import proposals as store
-
-NOW = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
-
-
-def _keypair() -> tuple[str, str]:
-    key = signatures.generate_private_key()
-    return signatures.private_pem(key), signatures.public_pem(key)
-
-
-async def member(node, handle: str, tier: str = "friend"):
-    await add_member(node.db, handle, handle.capitalize(), tier, *_keypair())
-    return await local_actors.by_username(node.db, handle)
-
-
-async def open_proposal(node, author, **kwargs):
-    kwargs.setdefault("kind", "consent")
-    kwargs.setdefault("title", "Meet on Thursdays")
-    kwargs.setdefault("closes_at", NOW + timedelta(days=3))
-    events = await proposals.create(node.db, node.config, author, now=NOW, **kwargs)
-    return events[0].proposal
+from tests.factories import NOW, member, open_proposal
 
 
 async def vote(node, proposal, actor, *choices, reason="", at=NOW):

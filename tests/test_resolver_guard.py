@@ -17,9 +17,9 @@ from node.appkeys import HTTP
 from node.processing.follows import answer_request, follow
 from node.processing.posts import publish_post
 from node.store import local_actors
+from tests.factories import exchange
 from tests.fediverse import InProcessNode, free_port, init_node
 from tests.resolver import LoopbackDNS
-from tests.test_posts_fixtures import exchange
 from tests.webclient import make_member
 
 

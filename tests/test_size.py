@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_invitations import quick_member
-from tests.test_web_invitations import create_invitation, join
-from tests.webclient import text_of
-
-NOTICE = "Time to think about splitting"
+from tests.factories import create_invitation, join, quick_member
+from tests.webclient import NOTICE, text_of
 
 
 @pytest.fixture
@@ -62,11 +59,12 @@ async def test_size__at_the_hard_size_no_invitation_is_made(small, browsers):
     pat = browsers(small)
     await pat.sign_in("pat")
     # When a Partner tries to make an invitation
+    before = await small.snapshot()
     status, page = await pat.post("/invitations", {"tier": "friend", "note": "one more"})
     # Then the form says why not, and no invitation is made
     assert status == 409 and "its hard size is 4" in text_of(page) and 'role="alert"' in page
     assert '<code class="link">' not in page
-    assert await small.count("invitations") == 0
+    assert await small.snapshot() == before
 
 
 async def test_size__at_the_hard_size_an_earlier_invitation_is_not_accepted(small, browsers):

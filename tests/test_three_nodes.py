@@ -7,7 +7,10 @@ import sqlite3
 import aiohttp
 import pytest
 
+from tests.factories import approve_pending
 from tests.fediverse import NodeProcess, cli, eventually, free_port, init_node
+
+pytestmark = pytest.mark.slow
 
 AS = {"Accept": "application/activity+json"}
 
@@ -16,19 +19,6 @@ def _stored(node: NodeProcess, uri: str) -> tuple[str, str | None] | None:
     """(content, deleted_at) of a remote object in a node's database, read while the node runs."""
     with sqlite3.connect(node.config.db_path) as db:
         return db.execute("SELECT content, deleted_at FROM remote_objects WHERE uri = ?", (uri,)).fetchone()
-
-
-def _approve_pending(node: NodeProcess, follower: str):
-    async def pending():
-        _, out, _ = cli("follows", "list", "--state", "pending", "--data", str(node.data))
-        lines = [line for line in out.splitlines() if follower in line]
-        return lines[0].split("\t", 1)[0] if lines else None
-
-    async def approve() -> None:
-        request = await eventually(pending)
-        assert cli("follows", "approve", request, "--data", str(node.data))[0] == 0
-
-    return approve()
 
 
 @pytest.fixture
@@ -42,9 +32,9 @@ async def assembly(tmp_path):
         assert cli("follow", group[b], "--data", str(a.data))[0] == 0
         assert cli("follow", group[a], "--data", str(b.data))[0] == 0
         assert cli("follow", f"@group@{a.config.host}", "--data", str(c.data))[0] == 0
-        await _approve_pending(b, group[a])
-        await _approve_pending(a, group[b])
-        await _approve_pending(a, group[c])
+        await approve_pending(b, group[a])
+        await approve_pending(a, group[b])
+        await approve_pending(a, group[c])
 
         async def related():
             return (f"sibling\t{group[b]}\t" in cli("siblings", "--data", str(a.data))[1]

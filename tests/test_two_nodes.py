@@ -7,6 +7,8 @@ import pytest
 
 from tests.fediverse import NodeProcess, cli, eventually, free_port, init_node
 
+pytestmark = pytest.mark.slow
+
 AS = {"Accept": "application/activity+json"}
 
 

@@ -13,7 +13,9 @@ import pytest
 from node.activitypub import signatures
 from node.governance import decision_log, proposals
 from node.store import local_actors
-from tests.test_proposals import member
+from tests.factories import member
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from tests.factories import deliver_all, received
 from tests.fediverse import free_port
-from tests.test_posts_fixtures import deliver_all, received
 from tests.webclient import Visitor, make_member, text_of
 
 

@@ -13,10 +13,8 @@ import pytest
 from node.governance import accounts, invitations
 from node.governance.membership import iso
 from node.store import local_actors
-from tests.test_invitations import quick_member
-from tests.test_web_invitations import join
-from tests.test_web_settings import PNG, upload
-from tests.webclient import PASSWORD, Visitor, make_member, text_of
+from tests.factories import join, quick_member
+from tests.webclient import PASSWORD, PNG, Visitor, make_member, text_of, upload
 
 TABLES = ("local_actors", "members", "credentials", "sessions", "invitations", "invitation_endorsements",
           "password_resets", "avatars", "membership_events")

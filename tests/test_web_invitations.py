@@ -2,35 +2,10 @@
 
 from __future__ import annotations
 
-import re
-from html import unescape
-
 from node.store import invitations as invitations_store
 from node.store import local_actors
-from tests.webclient import PASSWORD, Visitor, make_member, text_of
-
-LINK_RE = re.compile(r'<code class="link">([^<]+)</code>')
-
-
-def shown_link(page: str) -> str:
-    """The one-time link a page shows in its <code class="link">."""
-    match = LINK_RE.search(page)
-    assert match, "no link on the page"
-    return unescape(match.group(1)).strip()
-
-
-async def create_invitation(visitor: Visitor, tier: str = "friend", note: str = "") -> str:
-    """As the signed-in visitor, make an invitation on /invitations; the link's path."""
-    status, page = await visitor.post("/invitations", {"tier": tier, "note": note})
-    assert status == 200, text_of(page)
-    return shown_link(page).removeprefix(visitor.node.base)
-
-
-async def join(visitor: Visitor, path: str, handle: str, password: str = PASSWORD, again: str | None = None,
-               display_name: str = "", page: str | None = None) -> tuple[int, str]:
-    """Fill in the invitation's form as the newcomer would (CSRF token from `page` when the link shows no form)."""
-    return await visitor.post(path, {"handle": handle, "display_name": display_name, "password": password,
-                                     "password_again": password if again is None else again}, page=page)
+from tests.factories import create_invitation, join
+from tests.webclient import make_member, text_of
 
 
 async def test_invitation__partner_invites_and_newcomer_joins_as_a_friend(node, browsers):

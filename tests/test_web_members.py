@@ -9,8 +9,8 @@ import pytest
 from node.governance import membership
 from node.processing import membership as processing_membership
 from node.store import local_actors
-from tests.test_web_settings import PNG, signed_in, upload
-from tests.webclient import Visitor, make_member, text_of
+from tests.factories import signed_in
+from tests.webclient import PNG, Visitor, make_member, text_of, upload
 
 MEMBERS_ONLY = ("/members", "/members/log", "/settings", "/invitations")
 FORMS = ("/invitations", "/invitations/1/endorse", "/invitations/1/revoke", "/members/pat/reset-link",

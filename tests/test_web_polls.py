@@ -15,11 +15,10 @@ from node.governance import proposals
 from node.processing import proposals as processing_proposals
 from node.store import local_actors
 from node.store import proposals as proposals_store
+from tests.factories import become_siblings, exchange
 from tests.fediverse import InProcessNode, run_cli
-from tests.test_posts_fixtures import become_siblings, exchange
 from tests.webclient import CSRF_RE, Visitor, make_member, text_of
 
-pytest_plugins = ["tests.test_posts_fixtures"]
 FORM = 'action="/polls/vote"'
 
 
@@ -259,8 +258,7 @@ async def test_vote__a_closed_poll_shows_final_counts_and_refuses_a_vote(sibling
 async def test_vote__the_poll_on_home_has_no_serious_accessibility_problems(siblings, browser):
     from playwright.async_api import expect
 
-    from tests.browser import accessibility_violations, screenshot_path
-    from tests.test_browser import sign_in
+    from tests.browser import accessibility_violations, screenshot_path, sign_in
     a, b, _ = siblings
     # Given an open poll and a closed one on Bea's home page
     uri = await open_poll(a, b)

@@ -6,32 +6,13 @@ import aiohttp
 import pytest
 
 from node.store import local_actors
-from tests.test_invitations import quick_member
-from tests.test_web_invitations import shown_link
-from tests.webclient import PASSWORD, Visitor, make_member, text_of
+from tests.factories import shown_link, signed_in
+from tests.webclient import PASSWORD, PNG, make_member, text_of, upload
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 64
 GIF = b"GIF89a" + b"\0" * 64
 WEBP = b"RIFF\x24\0\0\0WEBPVP8 " + b"\0" * 64
 AS_JSON = {"Accept": "application/activity+json"}
-
-
-async def upload(visitor: Visitor, data: bytes, filename: str = "me.png", content_type: str = "image/png",
-                 csrf: str | None = None) -> tuple[int, str]:
-    """Send the avatar form as a browser does: multipart, the CSRF field first."""
-    form = aiohttp.FormData()
-    form.add_field("csrf", csrf if csrf is not None else await visitor.csrf("/settings"))
-    form.add_field("avatar", data, filename=filename, content_type=content_type)
-    return await visitor.post("/settings/avatar", form)
-
-
-async def signed_in(node, browsers, handle: str = "ada", tier: str = "partner") -> Visitor:
-    """A member added and signed in, in a browser of their own."""
-    await quick_member(node, handle, tier)
-    visitor = browsers(node)
-    assert (await visitor.sign_in(handle))[0] == 200
-    return visitor
 
 
 async def test_settings__profile_change_shows_in_the_person_actor(node, browsers):

@@ -9,8 +9,8 @@ from node.activitypub import signatures
 from node.activitypub.documents import key_id
 from node.governance.siblings import siblings
 from node.store import local_actors, timeline
+from tests.factories import become_siblings, exchange, get_as
 from tests.fediverse import AS_JSON
-from tests.test_posts_fixtures import become_siblings, exchange, get_as
 from tests.webclient import Visitor, make_member, text_of
 
 SECRET = "The key is under the mat"

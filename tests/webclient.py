@@ -11,10 +11,14 @@ import aiohttp
 from node.activitypub import signatures
 from node.governance import accounts
 from node.governance.membership import add_member
-from tests.fediverse import InProcessNode
+from tests.fediverse import CHEAP_HASHER, InProcessNode, pooled_key
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 PASSWORD = "correct horse battery"
+# What members read on Home once the Congregation reaches its soft size.
+NOTICE = "Time to think about splitting"
+# The smallest file the avatar form takes as a PNG (its signature, then padding).
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 class Visitor:
@@ -53,13 +57,22 @@ class Visitor:
         return await self.post("/login", {"handle": handle, "password": password})
 
 
+async def upload(visitor: Visitor, data: bytes, filename: str = "me.png", content_type: str = "image/png",
+                 csrf: str | None = None) -> tuple[int, str]:
+    """Send the avatar form as a browser does: multipart, the CSRF field first."""
+    form = aiohttp.FormData()
+    form.add_field("csrf", csrf if csrf is not None else await visitor.csrf("/settings"))
+    form.add_field("avatar", data, filename=filename, content_type=content_type)
+    return await visitor.post("/settings/avatar", form)
+
+
 async def make_member(node: InProcessNode, handle: str, tier: str = "friend", password: str = PASSWORD,
                       display_name: str | None = None) -> int:
     """A member who can sign in, added as the operator would (`congregation member add`)."""
-    key = signatures.generate_private_key()
+    key = pooled_key()
     return await add_member(node.db, handle, display_name or handle.capitalize(), tier,
                             signatures.private_pem(key), signatures.public_pem(key),
-                            password_hash=await accounts.hash_password(password))
+                            password_hash=await accounts.hash_password(password, CHEAP_HASHER))
 
 
 def text_of(html: str) -> str:

@@ -19,9 +19,12 @@ from node.store.local_actors import LocalActor
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256  # argon2 takes any length, but a megabyte "password" is a denial of service
 RESET_HOURS = 48
-_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
-# Checked when the handle is unknown, so a wrong handle costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4). The app takes another one (create_app's `hasher`)
+# only in tests, where a cheap argon2 saves a tenth of a second per hash.
+DEFAULT_HASHER = PasswordHasher()
+# Checked when the handle is unknown, so a wrong handle costs as long as a wrong password: one per cost,
+# made on first use rather than at import (it would add a hash to the start of every command).
+_dummy_hashes: dict[tuple[int, ...], str] = {}
 
 
 def token_hash(token: str) -> str:
@@ -46,45 +49,55 @@ def check_password(password: str) -> str:
     return password
 
 
-async def hash_password(password: str) -> str:
+async def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
     """argon2id, off the event loop."""
-    return await asyncio.to_thread(_hasher.hash, check_password(password))
+    return await asyncio.to_thread((hasher or DEFAULT_HASHER).hash, check_password(password))
 
 
-async def _verify(hashed: str, password: str) -> bool:
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    cost = (hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len, hasher.salt_len)
+    if cost not in _dummy_hashes:
+        _dummy_hashes[cost] = hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hashes[cost]
+
+
+async def _verify(hashed: str | None, password: str, hasher: PasswordHasher) -> bool:
+    """Whether `password` matches `hashed` (None: check a dummy hash of the same cost, and answer False)."""
     def run() -> bool:
         try:
-            return _hasher.verify(hashed, password)
+            return hasher.verify(hashed or _dummy_hash(hasher), password) and hashed is not None
         except (VerificationError, InvalidHashError):
             return False
     return await asyncio.to_thread(run)
 
 
-async def authenticate(db: aiosqlite.Connection, handle: str, password: str) -> LocalActor | None:
+async def authenticate(db: aiosqlite.Connection, handle: str, password: str,
+                       hasher: PasswordHasher | None = None) -> LocalActor | None:
     """The member with this handle and password, or None; the same work is done either way."""
     actor = await local_actors.by_username(db, handle.strip().lstrip("@").lower()) if handle.strip() else None
     hashed = await accounts.password_hash(db, actor.id) if actor is not None and actor.tier else None
-    ok = await _verify(hashed or _DUMMY_HASH, password[:MAX_PASSWORD])
-    return actor if ok and hashed is not None else None
+    ok = await _verify(hashed, password[:MAX_PASSWORD], hasher or DEFAULT_HASHER)
+    return actor if ok else None
 
 
-async def set_password(db: aiosqlite.Connection, actor_id: int, password: str, keep_session: str | None = None) -> None:
+async def set_password(db: aiosqlite.Connection, actor_id: int, password: str, keep_session: str | None = None,
+                       hasher: PasswordHasher | None = None) -> None:
     """Change a password and end every other session of that member."""
-    hashed = await hash_password(password)
+    hashed = await hash_password(password, hasher)
     async with transaction(db):
         await accounts.set_password_hash(db, actor_id, hashed)
         await accounts.delete_sessions_of(db, actor_id, keep=keep_session)
 
 
 async def change_password(db: aiosqlite.Connection, actor: LocalActor, current: str, new: str,
-                          keep_session: str | None = None) -> None:
+                          keep_session: str | None = None, hasher: PasswordHasher | None = None) -> None:
     """A member changes their own password, proving they know the current one."""
     hashed = await accounts.password_hash(db, actor.id)
-    if hashed is None or not await _verify(hashed, current[:MAX_PASSWORD]):
+    if hashed is None or not await _verify(hashed, current[:MAX_PASSWORD], hasher or DEFAULT_HASHER):
         raise MembershipError("the current password is not right")
     if new == current:
         raise MembershipError("the new password is the same as the current one")
-    await set_password(db, actor.id, new, keep_session)
+    await set_password(db, actor.id, new, keep_session, hasher)
 
 
 async def issue_reset(db: aiosqlite.Connection, member: LocalActor, issuer: LocalActor | None,
@@ -116,10 +129,11 @@ async def reset_target(db: aiosqlite.Connection, token: str, now: datetime | Non
     return member
 
 
-async def use_reset(db: aiosqlite.Connection, token: str, password: str, now: datetime | None = None) -> LocalActor:
+async def use_reset(db: aiosqlite.Connection, token: str, password: str, now: datetime | None = None,
+                    hasher: PasswordHasher | None = None) -> LocalActor:
     """Set a new password through a reset link; the link is spent and every session of that member ends."""
     member = await reset_target(db, token, now)
-    hashed = await hash_password(password)
+    hashed = await hash_password(password, hasher)
     async with transaction(db):
         again = await accounts.reset(db, token_hash(token))
         if again is None or again.used_at is not None:

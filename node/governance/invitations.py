@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiosqlite
+from argon2 import PasswordHasher
 
 from node.config import Config
 from node.db import transaction
@@ -141,11 +142,12 @@ async def lookup(db: aiosqlite.Connection, token: str, now: datetime | None = No
 
 
 async def accept(db: aiosqlite.Connection, config: Config, token: str, handle: str, display_name: str,
-                 password: str, keypair: tuple[str, str], now: datetime | None = None) -> int:
+                 password: str, keypair: tuple[str, str], now: datetime | None = None,
+                 hasher: PasswordHasher | None = None) -> int:
     """Use an invitation: choose a handle and a password, become a member of the invitation's tier."""
     await lookup(db, token, now)
     check_handle(handle)  # before argon2: a typo in the handle should not cost a hash
-    hashed = await accounts.hash_password(password)
+    hashed = await accounts.hash_password(password, hasher)
     async with transaction(db):
         invitation = await lookup(db, token, now)  # again, inside the write lock: single use
         refuse_if_full(await size_status(db, config))

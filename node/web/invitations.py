@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from node.activitypub import signatures
-from node.appkeys import CONFIG, DB
+from node.appkeys import CONFIG, DB, HASHER
 from node.governance import accounts, invitations
 from node.governance.errors import GovernanceError
 from node.governance.membership import (
@@ -209,7 +209,7 @@ async def accept_invitation(request: web.Request) -> web.StreamResponse:
             return await error("The two passwords are not the same.")
         accounts.check_password(password)
         member_id = await invitations.accept(db, config, _token(request), handle, display_name, password,
-                                             await asyncio.to_thread(_keypair))
+                                             await asyncio.to_thread(_keypair), hasher=request.config_dict[HASHER])
     except Unusable as exc:
         return await _unusable_page(request, exc, 409 if exc.state == "used" else form_status(exc))
     except GovernanceError as exc:

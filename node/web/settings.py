@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from node.appkeys import CONFIG, DB, SESSION
+from node.appkeys import CONFIG, DB, HASHER, SESSION
 from node.governance import accounts, membership, profiles
 from node.governance.errors import GovernanceError
 from node.governance.membership import MembershipError
@@ -67,7 +67,7 @@ async def change_password(request: web.Request) -> web.Response:
         if new != again:
             raise MembershipError("the two new passwords are not the same")
         await accounts.change_password(request.app[DB], member(request), current, new,
-                                       keep_session=request[SESSION].token_hash)
+                                       keep_session=request[SESSION].token_hash, hasher=request.config_dict[HASHER])
     except GovernanceError as exc:
         return await _page(request, form_status(exc), errors={"password": sentence(exc)})
     return redirect("/settings?saved=password")
@@ -152,7 +152,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
     try:
         if new != again:
             raise MembershipError("the two passwords are not the same")
-        target = await accounts.use_reset(db, _token(request), new)
+        target = await accounts.use_reset(db, _token(request), new, hasher=request.config_dict[HASHER])
     except membership.Unusable as exc:
         return await _reset_page(request, form_status(exc), problem=sentence(exc))
     except GovernanceError as exc:

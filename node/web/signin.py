@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.appkeys import DB, LOGIN_THROTTLE
+from node.appkeys import DB, HASHER, LOGIN_THROTTLE
 from node.governance import accounts
 from node.web.auth import client_address, end_session, member, redirect, safe_next, start_session
 from node.web.render import render
@@ -40,7 +40,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         minutes = max(1, round(wait / 60))
         return await error(f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes != 1)}.", 429,
                            **{"Retry-After": str(wait)})
-    actor = await accounts.authenticate(request.app[DB], handle, password)
+    actor = await accounts.authenticate(request.app[DB], handle, password, request.config_dict[HASHER])
     if actor is None:
         throttle.failed(handle, address)
         return await error("That handle and password do not match.", 401)
