@@ -6,6 +6,7 @@ import json
 
 from aiohttp import web
 
+from node import uris
 from node.activitypub import actor_updates
 from node.activitypub.documents import (
     AS_JSON,
@@ -125,7 +126,7 @@ async def get_outbox(request: web.Request) -> web.Response:
 async def get_activity(request: web.Request) -> web.Response:
     await require_fetch_signature(request)
     config = request.app[CONFIG]
-    found = await outbox.by_activity_id(request.app[DB], f"{config.base_url}/activities/{request.match_info['uuid']}")
+    found = await outbox.by_activity_id(request.app[DB], uris.activity(config, request.match_info["uuid"]))
     if found is None or not found[1]:
         raise web.HTTPNotFound(text="no such activity")
     return web.Response(body=found[0].encode(), content_type=AS_JSON)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from node import uris
 from node.activitypub.context import ACTOR_CONTEXT, AS_CONTEXT
 from node.config import Config
 from node.store.local_actors import LocalActor
@@ -12,26 +13,11 @@ from node.store.local_actors import LocalActor
 AS_JSON = "application/activity+json"
 
 
-def actor_id(config: Config, username: str) -> str:
-    return f"{config.base_url}/actors/{username}"
-
-
-def key_id(config: Config, username: str) -> str:
-    return actor_id(config, username) + "#main-key"
-
-
-def shared_inbox(config: Config) -> str:
-    return f"{config.base_url}/inbox"
-
-
-def local_username(config: Config, uri: str) -> str | None:
-    """The username when `uri` is one of this node's actor ids."""
-    prefix = f"{config.base_url}/actors/"
-    if uri.startswith(prefix):
-        rest = uri[len(prefix):]
-        if rest and "/" not in rest and "#" not in rest and "?" not in rest:
-            return rest
-    return None
+# The wire's names for node/uris.py's builders, which are the only place a local URI is written.
+actor_id = uris.actor
+key_id = uris.key
+shared_inbox = uris.shared_inbox
+local_username = uris.local_username
 
 
 def actor_document(config: Config, actor: LocalActor, manually_approves: bool,

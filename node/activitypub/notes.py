@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from node import uris
 from node.activitypub.convert import PUBLIC, BadDocument, is_http_url, origin, ref, types_of
 from node.activitypub.documents import AS_CONTEXT, actor_id
 from node.activitypub.outbox import new_activity_id
@@ -20,7 +21,7 @@ ADDRESS_FIELDS = ("to", "cc", "bto", "bcc", "audience")
 
 
 def post_uri(config: Config, post: Post) -> str:
-    return f"{config.base_url}/posts/{post.uuid}"
+    return uris.post(config, post.uuid)
 
 
 def members_uri(group_uri: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiosqlite
 
+from node import uris
 from node.activitypub import outbox
 from node.activitypub.context import AS_CONTEXT, QUESTION_CONTEXT
 from node.activitypub.convert import PUBLIC, ref, types_of
@@ -28,16 +29,10 @@ PATH = "/proposals/"
 
 
 def question_uri(config: Config, proposal: Proposal) -> str:
-    return f"{config.base_url}{PATH}{proposal.uuid}"
+    return uris.proposal(config, proposal.uuid)
 
 
-def proposal_uuid(config: Config, uri: str) -> str | None:
-    """The uuid of one of our proposals named by `uri`, or None."""
-    prefix = config.base_url + PATH
-    if not isinstance(uri, str) or not uri.startswith(prefix):
-        return None
-    rest = uri[len(prefix):]
-    return rest if rest and "/" not in rest and "?" not in rest and "#" not in rest else None
+proposal_uuid = uris.proposal_uuid
 
 
 def _stamp(iso: str) -> str:

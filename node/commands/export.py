@@ -47,7 +47,7 @@ from urllib.request import pathname2url
 
 import aiosqlite
 
-from node import SOFTWARE_NAME, __version__
+from node import SOFTWARE_NAME, __version__, uris
 from node import config as configuration
 from node import db as database
 from node.activitypub.decisions import log_item
@@ -119,7 +119,7 @@ async def _posts(db: aiosqlite.Connection, config: Config, people: People, crews
                  ) -> list[dict[str, Any]]:
     rows = await _rows(db, "SELECT uuid, author_id, visibility, crew_id, to_group, content, source, published, updated,"
                            " deleted_at FROM posts ORDER BY id")
-    return [{"id": f"{config.base_url}/posts/{r['uuid']}", "author": people[r["author_id"]],
+    return [{"id": uris.post(config, r["uuid"]), "author": people[r["author_id"]],
              "visibility": r["visibility"], "crew": crews.get(r["crew_id"]), "toGroup": bool(r["to_group"]),
              "source": r["source"], "contentHtml": r["content"], "published": r["published"], "updated": r["updated"],
              "deletedAt": r["deleted_at"]} for r in rows]
@@ -145,7 +145,7 @@ async def _proposals(db: aiosqlite.Connection, config: Config, people: People, c
             {"voter": r["voter"], "choices": json.loads(r["choices"]), "reason": r["reason"], "castAt": r["cast_at"],
              "activityId": r["activity_id"]})
     rows = await _rows(db, "SELECT * FROM proposals ORDER BY id")
-    return [{"id": f"{config.base_url}/proposals/{r['uuid']}", "kind": r["kind"], "scope": r["scope"],
+    return [{"id": uris.proposal(config, r["uuid"]), "kind": r["kind"], "scope": r["scope"],
              "crew": crews.get(r["crew_id"]), "author": people[r["author_id"]], "title": r["title"],
              "details": r["details"], "options": json.loads(r["options"]), "multiple": bool(r["multiple"]),
              "closesAt": r["closes_at"], "quorumPercent": r["quorum_percent"], "hideResults": bool(r["hide_results"]),

@@ -7,6 +7,7 @@ import getpass
 import sys
 from collections.abc import Callable
 
+from node import uris
 from node.activitypub import signatures
 from node.activitypub.documents import actor_id
 from node.commands.opening import open_node
@@ -50,7 +51,7 @@ async def cmd_member_add(args: argparse.Namespace) -> int:
         await membership.add_member(db, handle, args.display_name or "", args.tier, *keypair(), config=config,
                                     password_hash=hashed)
         print(f"Added {args.tier} @{handle}@{config.host} ({actor_id(config, handle)})"
-              + ("; they can sign in at " + config.base_url + "/login" if hashed else ""))
+              + ("; they can sign in at " + uris.page(config, "/login") if hashed else ""))
     return 0
 
 
@@ -120,7 +121,7 @@ async def cmd_member_reset_link(args: argparse.Namespace) -> int:
             raise MembershipError(f"there is no member {args.handle} (see `congregation member list`)")
         token = await accounts.issue_reset(db, member, None)
         print(f"Password-reset link for @{member.username}, single use, valid for {accounts.RESET_HOURS} hours:")
-        print(f"{config.base_url}/reset/{token}")
+        print(uris.page(config, f"/reset/{token}"))
     return 0
 
 
@@ -130,7 +131,7 @@ async def cmd_invite(args: argparse.Namespace) -> int:
         issued = await invitations.create(db, config, None, args.tier, args.note)
         print(f"Invitation to join as a {args.tier.title()}, single use, "
               f"valid until {_when(issued.invitation.expires_at)} UTC:")
-        print(f"{config.base_url}/invite/{issued.token}")
+        print(uris.page(config, f"/invite/{issued.token}"))
     return 0
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from node import uris
 from node.activitypub import signatures
 from node.appkeys import CONFIG, DB, HASHER
 from node.governance import accounts, invitations
@@ -113,7 +114,7 @@ async def create_invitation(request: web.Request) -> web.Response:
         if (page := _refused(exc)) is not None:
             raise page from None
         return await _page(request, form_status(exc), error=sentence(exc), tier=tier, note=note)
-    link = f"{request.app[CONFIG].base_url}/invite/{issued.token}"
+    link = uris.page(request.app[CONFIG], f"/invite/{issued.token}")
     return await _page(request, issued={"link": link, "invitation": issued.invitation})
 
 

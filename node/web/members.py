@@ -8,6 +8,7 @@ import aiosqlite
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from node import uris
 from node.appkeys import CONFIG, DB
 from node.governance import accounts
 from node.governance.errors import GovernanceError, http_status
@@ -117,7 +118,7 @@ async def reset_link(request: web.Request) -> web.Response:
         token = await accounts.issue_reset(db, target, member(request))
     except GovernanceError as exc:
         return await _directory(request, form_status(exc), error=sentence(exc))
-    return await _directory(request, reset_link=f"{request.app[CONFIG].base_url}/reset/{token}", reset_for=target)
+    return await _directory(request, reset_link=uris.page(request.app[CONFIG], f"/reset/{token}"), reset_for=target)
 
 
 @routes.get("/actors/{username}/avatar")

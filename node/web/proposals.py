@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 from aiohttp import web
 
+from node import uris
 from node.appkeys import CLOCK, CONFIG, DB
 from node.config import DECIDABLE, Config
 from node.governance import proposals
@@ -176,9 +177,10 @@ async def create_proposal(request: web.Request) -> web.StreamResponse:
 
 async def _names(db: aiosqlite.Connection, config: Config, voters: list[str]) -> dict[str, str]:
     """Local voters by display name; remote ones stay their URI (we may know nothing else of them)."""
-    prefix, names = f"{config.base_url}/actors/", {}
+    names = {}
     for voter in voters:
-        actor = await local_actors.by_username(db, voter[len(prefix):]) if voter.startswith(prefix) else None
+        username = uris.local_username(config, voter)
+        actor = await local_actors.by_username(db, username) if username is not None else None
         names[voter] = actor.display_name if actor is not None else voter
     return names
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from node import uris
 from node.activitypub.documents import actor_id
 from node.appkeys import CONFIG, DB
 from node.processing import polls
@@ -128,7 +129,7 @@ async def items(request: web.Request, entries: list[Entry], viewer_id: int | Non
     for entry in entries:
         if entry.author_id is not None:
             author = local[entry.author_id]
-            url = f"{config.base_url}/posts/{entry.ref}"
+            url = uris.post(config, entry.ref)
             name = config.name if author.kind == "Group" else author.display_name
             result.append(Item(
                 anchor=f"post-{entry.ref}", url=url, uuid=entry.ref, author_name=name,

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiosqlite
 
+from node import uris
 from node.activitypub.convert import ref, types_of
 from node.activitypub.documents import actor_id, local_username
 from node.activitypub.fetch import FetchError, HttpClient
@@ -113,9 +114,8 @@ async def reshared_by_group(ctx: InboxContext, obj: remote_objects.RemoteObject)
 
 async def known(ctx: InboxContext, uri: str) -> bool:
     """True for a live local post or a stored remote object."""
-    prefix = f"{ctx.config.base_url}/posts/"
-    if uri.startswith(prefix):
-        post = await posts_store.by_uuid(ctx.db, uri[len(prefix):])
+    if (post_uuid := uris.post_uuid(ctx.config, uri)) is not None:
+        post = await posts_store.by_uuid(ctx.db, post_uuid)
         return post is not None and post.deleted_at is None and post.visibility == "public"
     held = await remote_objects.get(ctx.db, uri)
     return held is not None and held.deleted_at is None
