@@ -15,7 +15,6 @@ import pytest
 from pyld import jsonld
 
 from node.activitypub import signatures
-from node.db import transaction
 from node.store import local_actors
 from tests.fediverse import InProcessNode
 from tests.webclient import Visitor
@@ -85,16 +84,14 @@ async def _served(node: InProcessNode, remote, session, ada: Visitor) -> dict[st
     async with node.db.execute("SELECT uuid FROM posts ORDER BY id") as cur:
         (note,), (gone,) = await cur.fetchall()
     await ada.post(f"/posts/{gone}/delete", {}, page="/home")
-    for title, multiple in (("Where shall we meet?", ""), ("What shall we cook?", "1")):
+    for title, multiple, days in (("Where shall we meet?", "", "1"), ("What shall we cook?", "1", "3")):
         await ada.post("/proposals/new", {
-            "kind": "poll", "title": title, "details": "Say", "closes_in": "3", "closes_at": "", "scope": "public",
+            "kind": "poll", "title": title, "details": "Say", "closes_in": days, "closes_at": "", "scope": "public",
             "options": "Library\nPark", "multiple": multiple, "quorum": "0", "action": "", "member": "",
             "sibling": ""})
     async with node.db.execute("SELECT uuid FROM proposals ORDER BY id") as cur:
         (closed,), (open_,) = await cur.fetchall()
-    async with transaction(node.db):
-        await node.db.execute("UPDATE proposals SET closes_at = '2000-01-01T00:00:00.000000Z' WHERE uuid = ?",
-                              (closed,))
+    await node.pass_closing_time(closed)  # the first closes in a day, the second in three: only it is due
     await node.close_proposals()
     await node.run_deliveries()
 
