@@ -5,13 +5,12 @@ Each refusal answers with its status and the reason next to the form, and change
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
 
 from node.governance import accounts, invitations
-from node.governance.membership import iso
+from node.governance.accounts import RESET_HOURS
 from node.store import local_actors
 from tests.factories import join, quick_member
 from tests.webclient import PASSWORD, PNG, Visitor, make_member, text_of, upload
@@ -152,8 +151,7 @@ async def _dead_invitation(world, how: str) -> str:
     """Make the world's invitation expired, revoked, used, or waiting for an endorsement; its link."""
     db = world.node.db
     if how == "expired":
-        past = iso(datetime.now(UTC) - timedelta(minutes=1))
-        await db.execute("UPDATE invitations SET expires_at = ?", (past,))
+        world.node.advance(world.node.config.invitation_days * 86400 + 60)  # past its expiry, by the node's clock
     elif how == "revoked":
         await invitations.revoke(db, None, 1)
     elif how == "used":
@@ -240,8 +238,7 @@ async def test_forms__a_dead_reset_link_shows_why_and_no_form(world, how, status
     # Given a reset link that cannot be used
     path = world.reset
     if how == "expired":
-        await world.node.db.execute("UPDATE password_resets SET expires_at = ?",
-                                    (iso(datetime.now(UTC) - timedelta(minutes=1)),))
+        world.node.advance(RESET_HOURS * 3600 + 60)  # past its expiry, by the node's clock
     elif how == "used":
         assert (await world.stranger.post(path, {"new": "first new one", "new_again": "first new one"}))[0] == 200
     else:

@@ -14,7 +14,7 @@ from node.store import crews as store
 from node.store import local_actors, timeline
 from node.store.crews import Crew
 from node.web.auth import member, redirect, require_member
-from node.web.members import Names, field, read_form, sentence
+from node.web.forms import Names, field, read_form, sentence
 from node.web.render import render
 from node.web.timeline import before, items, page
 

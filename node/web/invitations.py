@@ -26,7 +26,7 @@ from node.store import local_actors
 from node.store.invitations import Invitation
 from node.store.local_actors import LocalActor
 from node.web.auth import member, redirect, require_member, require_partner, start_session
-from node.web.members import Names, field, form_status, read_form, sentence
+from node.web.forms import Names, field, form_status, now, read_form, sentence
 from node.web.render import render
 
 routes = web.RouteTableDef()
@@ -46,7 +46,7 @@ async def _listing(request: web.Request, me: LocalActor) -> list[dict[str, Any]]
     names = Names(request.app[DB])
     rows = []
     for invitation in await store.recent(request.app[DB]):
-        current = invitations.state(invitation)
+        current = invitations.state(invitation, now(request))
         used_by = await names.actor(invitation.used_by)
         label = {
             "open": "open",
@@ -109,7 +109,7 @@ async def create_invitation(request: web.Request) -> web.Response:
     if tier not in TIERS:
         return await _page(request, 400, error="Choose Friend or Partner.", note=note)
     try:
-        issued = await invitations.create(request.app[DB], request.app[CONFIG], me, tier, note)
+        issued = await invitations.create(request.app[DB], request.app[CONFIG], me, tier, note, now(request))
     except GovernanceError as exc:
         if (page := _refused(exc)) is not None:
             raise page from None
@@ -128,7 +128,7 @@ async def endorse_invitation(request: web.Request) -> web.Response:
     """Another Partner vouches for an invitation, so that it works."""
     await read_form(request)
     try:
-        await invitations.endorse(request.app[DB], member(request), _invitation_id(request))
+        await invitations.endorse(request.app[DB], member(request), _invitation_id(request), now(request))
     except GovernanceError as exc:
         if (page := _refused(exc)) is not None:
             raise page from None
@@ -148,7 +148,7 @@ async def revoke_invitation(request: web.Request) -> web.Response:
     if not _may_revoke(me, invitation):
         raise web.HTTPForbidden(text="Only Partners and the inviter can revoke an invitation.")
     try:
-        await invitations.revoke(db, me, invitation.id)
+        await invitations.revoke(db, me, invitation.id, now(request))
     except GovernanceError as exc:
         if (page := _refused(exc)) is not None:
             raise page from None
@@ -179,7 +179,7 @@ async def invite_form(request: web.Request) -> web.Response:
     """Who invites you, to what, and the form to choose a handle and a password."""
     db, config = request.app[DB], request.app[CONFIG]
     try:
-        invitation = await invitations.lookup(db, _token(request))
+        invitation = await invitations.lookup(db, _token(request), now(request))
         refuse_if_full(await size_status(db, config))
     except GovernanceError as exc:
         return await _unusable_page(request, exc, form_status(exc))
@@ -192,7 +192,7 @@ async def accept_invitation(request: web.Request) -> web.StreamResponse:
     db, config = request.app[DB], request.app[CONFIG]
     form = await read_form(request)
     try:
-        invitation = await invitations.lookup(db, _token(request))
+        invitation = await invitations.lookup(db, _token(request), now(request))
     except Unusable as exc:
         # Used while the form was open (or sent twice): a clash with what just happened, not a dead link.
         return await _unusable_page(request, exc, 409 if exc.state == "used" else form_status(exc))
@@ -210,7 +210,8 @@ async def accept_invitation(request: web.Request) -> web.StreamResponse:
             return await error("The two passwords are not the same.")
         accounts.check_password(password)
         member_id = await invitations.accept(db, config, _token(request), handle, display_name, password,
-                                             await asyncio.to_thread(_keypair), hasher=request.config_dict[HASHER])
+                                             await asyncio.to_thread(_keypair), now(request),
+                                             hasher=request.config_dict[HASHER])
     except Unusable as exc:
         return await _unusable_page(request, exc, 409 if exc.state == "used" else form_status(exc))
     except GovernanceError as exc:

@@ -4,72 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
 from aiohttp import web
-from multidict import MultiDictProxy
 
 from node import uris
 from node.appkeys import CONFIG, DB
 from node.governance import accounts
-from node.governance.errors import GovernanceError, http_status
-from node.governance.membership import Unusable
+from node.governance.errors import GovernanceError
 from node.store import accounts as accounts_store
 from node.store import invitations as invitations_store
 from node.store import local_actors
-from node.store.local_actors import LocalActor
 from node.web.auth import member, require_member, require_partner
+from node.web.forms import Names, form_status, now, read_form, sentence
 from node.web.render import render
 
 routes = web.RouteTableDef()
 
-# Links a person was given: never heard of it, or it has been spent, withdrawn or has run out.
-LINK_STATUS = {"unknown": 404, "used": 410, "revoked": 410, "expired": 410, "departed": 410,
-               "awaiting_endorsement": 409}
 EVENT_WORDS = {"joined": "joined", "promoted": "promoted to Partner", "demoted": "became a Friend",
                "departed": "left", "removed": "removed"}
-
-
-def form_status(exc: GovernanceError) -> int:
-    """The HTTP status of a refused change: 403 not allowed, 404 not found, 409 conflict, else 400; a link
-    that cannot be used by why."""
-    if isinstance(exc, Unusable):
-        return LINK_STATUS.get(exc.state, 400)
-    return http_status(exc)
-
-
-def sentence(exc: Exception) -> str:
-    """A governance message as a sentence on a page."""
-    text = str(exc)
-    return text[:1].upper() + text[1:] + ("." if text[-1:].isalnum() else "")
-
-
-async def read_form(request: web.Request) -> MultiDictProxy:
-    """The posted form; anything but a form is refused, since the CSRF check only looks at forms."""
-    if request.content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        raise web.HTTPForbidden(text="this form was not sent from this site; go back, reload the page and try again")
-    return await request.post()
-
-
-def field(form: MultiDictProxy, name: str, limit: int = 10_000) -> str:
-    """A text field, at most `limit` characters; a missing field or a file reads as empty."""
-    value = form.get(name, "")
-    return value[:limit] if isinstance(value, str) else ""
-
-
-class Names:
-    """@handles of local actors by id, each looked up once per page."""
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-        self._found: dict[int, LocalActor | None] = {}
-
-    async def actor(self, actor_id: int | None) -> LocalActor | None:
-        """The actor with this id, or None (the operator, or someone long gone)."""
-        if actor_id is None:
-            return None
-        if actor_id not in self._found:
-            self._found[actor_id] = await local_actors.by_id(self._db, actor_id)
-        return self._found[actor_id]
 
 
 async def _directory(request: web.Request, status: int = 200, **values: Any) -> web.Response:
@@ -115,7 +66,7 @@ async def reset_link(request: web.Request) -> web.Response:
     if target is None or target.tier is None:
         raise web.HTTPNotFound(text="there is no such member")
     try:
-        token = await accounts.issue_reset(db, target, member(request))
+        token = await accounts.issue_reset(db, target, member(request), now(request))
     except GovernanceError as exc:
         return await _directory(request, form_status(exc), error=sentence(exc))
     return await _directory(request, reset_link=uris.page(request.app[CONFIG], f"/reset/{token}"), reset_for=target)

@@ -14,8 +14,8 @@ from node.governance.errors import http_status
 from node.processing import polls
 from node.processing.polls import VoteError
 from node.web.auth import member, redirect, require_member
+from node.web.forms import field, read_form, sentence
 from node.web.home import PollAlert, render_home
-from node.web.members import field, read_form, sentence
 
 routes = web.RouteTableDef()
 MAX_QUESTION = 2048

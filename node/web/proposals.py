@@ -11,7 +11,7 @@ import aiosqlite
 from aiohttp import web
 
 from node import uris
-from node.appkeys import CLOCK, CONFIG, DB
+from node.appkeys import CONFIG, DB
 from node.config import DECIDABLE, Config
 from node.governance import proposals
 from node.governance.proposals import ProposalError
@@ -22,7 +22,7 @@ from node.store import proposals as store
 from node.store.local_actors import LocalActor
 from node.store.proposals import Proposal
 from node.web.auth import member, redirect, require_member
-from node.web.members import field, read_form, sentence
+from node.web.forms import field, now, read_form, sentence
 from node.web.render import render
 
 routes = web.RouteTableDef()
@@ -36,11 +36,6 @@ NEW_DEFAULTS = {"kind": "consent", "title": "", "details": "", "closes_in": "3",
 
 def _moment(stored: str) -> datetime:
     return datetime.fromisoformat(stored.replace("Z", "+00:00"))
-
-
-def _now(request: web.Request) -> datetime:
-    """The app's clock: a proposal closes by it, on the page as at the decision clock."""
-    return datetime.fromtimestamp(request.app[CLOCK].now(), UTC)
 
 
 def closes_in(proposal: Proposal, now: datetime | None = None) -> str:
@@ -90,7 +85,7 @@ async def proposals_page(request: web.Request) -> web.Response:
             continue
         stance = await _stance_of(db, proposal, voter)
         rows.append({"proposal": proposal, "scope": scope_label(proposal, names), "state": STATES[proposal.state],
-                     "closes_in": closes_in(proposal, _now(request)),
+                     "closes_in": closes_in(proposal, now(request)),
                      "stance": ", ".join(stance.choices) if stance else None})
     response = await render(request, "proposals.html", rows=rows)
     response.headers["Cache-Control"] = "private, no-store"
@@ -164,10 +159,10 @@ async def create_proposal(request: web.Request) -> web.StreamResponse:
     try:
         scope, crew_id = _scope(typed["scope"])
         action, action_args = _action(typed)
-        now = _now(request)
+        moment = now(request)
         events = await processing_proposals.open_proposal(
             db, config, me, kind=typed["kind"], title=typed["title"], details=typed["details"],
-            closes_at=_closing(typed, now), now=now, scope=scope, crew_id=crew_id,
+            closes_at=_closing(typed, moment), now=moment, scope=scope, crew_id=crew_id,
             options=typed["options"].splitlines(), multiple=typed["multiple"], quorum_percent=_quorum(typed["quorum"]),
             hide_results=typed["hide_results"], action=action, action_args=action_args)
     except ProposalError as exc:
@@ -216,7 +211,7 @@ async def _page(request: web.Request, proposal: Proposal, status: int = 200, err
     author = await local_actors.by_id(db, proposal.author_id)
     response = await render(
         request, "proposal.html", status=status, proposal=proposal, error=error, result=result,
-        state=STATES[proposal.state], closes_in=closes_in(proposal, _now(request)), author=author,
+        state=STATES[proposal.state], closes_in=closes_in(proposal, now(request)), author=author,
         scope=scope_label(proposal, await _crew_names(db)), choices=choices or (), reason=reason or "",
         outcome_text=proposal.outcome if outcome is None else outcome,
         action_target=(proposal.action_args or {}).get("member") or (proposal.action_args or {}).get("actor"),
@@ -242,7 +237,7 @@ async def take_stance(request: web.Request) -> web.StreamResponse:
     choices = tuple(c for c in form.getall("choice", []) if isinstance(c, str))[:proposals.MAX_OPTIONS]
     reason = field(form, "reason", proposals.MAX_REASON + 1)
     try:
-        await processing_proposals.take_stance(db, config, proposal, me, list(choices), reason, now=_now(request))
+        await processing_proposals.take_stance(db, config, proposal, me, list(choices), reason, now=now(request))
     except ProposalError as exc:
         return await _page(request, proposal, 400, sentence(exc), choices, reason)
     return redirect(f"/proposals/{proposal.uuid}")

@@ -15,7 +15,7 @@ from node.processing import membership as processing_membership
 from node.processing import profiles as processing_profiles
 from node.store import accounts as accounts_store
 from node.web.auth import allow_body, end_session, member, redirect, require_member, start_session
-from node.web.members import field, form_status, read_form, sentence
+from node.web.forms import field, form_status, now, read_form, sentence
 from node.web.render import render
 
 routes = web.RouteTableDef()
@@ -133,7 +133,7 @@ async def _reset_page(request: web.Request, status: int = 200, **values: Any) ->
 async def reset_form(request: web.Request) -> web.Response:
     """The form behind a Partner-issued reset link, or why the link no longer works."""
     try:
-        target = await accounts.reset_target(request.app[DB], _token(request))
+        target = await accounts.reset_target(request.app[DB], _token(request), now(request))
     except GovernanceError as exc:
         return await _reset_page(request, form_status(exc), problem=sentence(exc))
     return await _reset_page(request, target=target)
@@ -145,14 +145,14 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
     db = request.app[DB]
     form = await read_form(request)
     try:
-        target = await accounts.reset_target(db, _token(request))
+        target = await accounts.reset_target(db, _token(request), now(request))
     except GovernanceError as exc:
         return await _reset_page(request, form_status(exc), problem=sentence(exc))
     new, again = field(form, "new", 1000), field(form, "new_again", 1000)
     try:
         if new != again:
             raise MembershipError("the two passwords are not the same")
-        target = await accounts.use_reset(db, _token(request), new, hasher=request.config_dict[HASHER])
+        target = await accounts.use_reset(db, _token(request), new, now(request), hasher=request.config_dict[HASHER])
     except membership.Unusable as exc:
         return await _reset_page(request, form_status(exc), problem=sentence(exc))
     except GovernanceError as exc:
