@@ -25,7 +25,6 @@ from node.activitypub.documents import actor_id
 from node.activitypub.fetch import FetchError
 from node.activitypub.notes import post_uri
 from node.activitypub.remote_actors import ActorUnavailable, fetch_remote_actor, get_remote_actor
-from node.app import create_app
 from node.appkeys import DELIVERY, HTTP
 from node.commands.members import keypair
 from node.config import Config, ConfigError
@@ -149,6 +148,8 @@ async def prepare(root: Path, spec: Spec, port: int, password_hash: str) -> Demo
 
 async def start(node: DemoNode) -> None:
     """Run the node's app (database, HTTP client, inbox and delivery workers) and listen on its port."""
+    from node.app import create_app  # here, not at the top: every `congregation` command imports this module
+
     node.runner = web.AppRunner(create_app(node.config), access_log=None, shutdown_timeout=5.0)
     await node.runner.setup()
     port = int(node.config.base_url.rsplit(":", 1)[1])
