@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
@@ -14,6 +14,7 @@ import aiosqlite
 from node import uris
 from node.activitypub.fetch import HttpClient
 from node.activitypub.outbound import federate
+from node.clock import clock_of
 from node.config import Config
 from node.db import transaction
 from node.governance import membership, proposals
@@ -37,14 +38,15 @@ __all__ = ["ProposalError", "close_due", "open_proposal", "record_outcome", "sta
 async def open_proposal(db: aiosqlite.Connection, config: Config, author: LocalActor, *, now: datetime | None = None,
                         **fields: Any) -> list[Event]:
     """Open a proposal (fields as governance.proposals.create takes them); a public one goes out as a Question."""
-    return await apply(db, config, lambda: proposals.create(db, config, author, now=now, **fields))
+    moment = _moment(db, now)
+    return await apply(db, config, lambda: proposals.create(db, config, author, now=moment, **fields))
 
 
 async def take_stance(db: aiosqlite.Connection, config: Config, proposal: Proposal, member: LocalActor,
                       choices: list[str], reason: str = "", now: datetime | None = None) -> list[Event]:
     """A member here takes (or changes) their stance."""
-    voter = uris.actor(config, member.username)
-    return await apply(db, config, lambda: proposals.cast(db, config, proposal, voter, choices, reason, now=now))
+    voter, moment = uris.actor(config, member.username), _moment(db, now)
+    return await apply(db, config, lambda: proposals.cast(db, config, proposal, voter, choices, reason, now=moment))
 
 
 async def withdraw(db: aiosqlite.Connection, config: Config, actor: LocalActor, proposal_id: int) -> list[Event]:
@@ -54,6 +56,11 @@ async def withdraw(db: aiosqlite.Connection, config: Config, actor: LocalActor, 
 async def record_outcome(db: aiosqlite.Connection, config: Config, actor: LocalActor, proposal_id: int,
                          text: str) -> list[Event]:
     return await apply(db, config, lambda: proposals.record_outcome(db, actor, proposal_id, text))
+
+
+def _moment(db: aiosqlite.Connection, now: datetime | None) -> datetime:
+    """`now`, else the node's clock (the one bound to its database), never the wall clock behind a test's back."""
+    return now if now is not None else datetime.fromtimestamp(clock_of(db).now(), UTC)
 
 
 @dataclass(frozen=True)
@@ -79,8 +86,9 @@ async def stance_received(db: aiosqlite.Connection, config: Config, vote: Remote
         if earlier is not None:
             choices = [*earlier.choices, vote.choice]
     try:
+        moment = _moment(db, None)
         events = await apply(db, config, lambda: proposals.cast(db, config, proposal, vote.voter, choices, "",
-                                                                activity_id=vote.activity_id))
+                                                                activity_id=vote.activity_id, now=moment))
     except GovernanceError as exc:
         return f"refused vote: {exc}"
     return "vote counted" if events else "vote already counted"
@@ -166,7 +174,7 @@ async def close_due(db: aiosqlite.Connection, config: Config, client: HttpClient
     """Close every proposal whose time has come (each with its signed log entry and its Update(Question)), then
     carry out what passed — also what passed while the node was down or crashed before enacting."""
     events: list[Event] = []
-    for proposal_id in await proposals.due(db, now):
+    for proposal_id in await proposals.due(db, _moment(db, now)):
         events += await apply(db, config, lambda pid=proposal_id: proposals.close(db, config, pid))
     for proposal in await proposals.to_enact(db):
         if proposal.action in ENACTORS:
