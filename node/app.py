@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from node import db as database
 from node import logs
 from node import web as web_ui
-from node.activitypub import actor_updates, actors, context, decisions, discovery, objects
+from node.activitypub import actor_updates, actors, decisions, discovery, objects
 from node.activitypub.clients import signing_client
 from node.activitypub.delivery import DeliveryWorker
 from node.activitypub.inbound.context import InboxContext
@@ -163,7 +163,6 @@ def create_app(config: Config | LiveConfig, *, run_workers: bool = True, clock: 
     app.add_routes(actors.routes)
     app.add_routes(objects.routes)
     app.add_routes(decisions.routes)
-    app.add_routes(context.routes)
     app.router.add_post("/inbox", post_inbox)
     app.router.add_post("/actors/{username}/inbox", post_inbox)
     app.router.add_get("/healthz", healthz)

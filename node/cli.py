@@ -16,7 +16,7 @@ from node import __version__, logs
 from node import config as configuration
 from node import db as database
 from node.activitypub import signatures
-from node.activitypub.documents import actor_id
+from node.activitypub.as2.documents import actor_id
 from node.clock import ClockError, clock_from_env
 from node.commands import backup as backup_command
 from node.commands import demo as demo_command

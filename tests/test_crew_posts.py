@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from node.activitypub import signatures
-from node.activitypub.documents import key_id
+from node.activitypub.as2.documents import key_id
 from node.governance import crews
 from node.store import local_actors
 from tests.factories import deliver_all, follow, get_as

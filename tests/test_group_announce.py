@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.activitypub.convert import PUBLIC
+from node.activitypub.as2.parse import PUBLIC
 from node.activitypub.inbound import delete, update
 from node.appkeys import INBOX_WORKER
 from node.processing.posts import delete_post, edit_post, publish_post

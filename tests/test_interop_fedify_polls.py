@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from node.activitypub.questions import question_uri
+from node.activitypub.as2.questions import question_uri
 from node.governance import proposals
 from node.processing import proposals as processing_proposals
 from node.store import proposals as proposals_store

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.activitypub.convert import PUBLIC
+from node.activitypub.as2.parse import PUBLIC
 from node.processing.posts import delete_post, edit_post, publish_post
 from tests.factories import add_member, deliver_all, follow, get_as, received
 

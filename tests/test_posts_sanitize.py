@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.activitypub.notes import parse_note
+from node.activitypub.as2.notes import parse_note
 from node.activitypub.sanitize import clean_html, text_to_html
 
 

@@ -12,7 +12,7 @@ import pytest
 from multidict import CIMultiDict
 
 from node.activitypub import signatures
-from node.activitypub.convert import PUBLIC
+from node.activitypub.as2.parse import PUBLIC
 from node.activitypub.remote_actors import fetch_remote_actor
 from node.appkeys import HTTP, KEYS
 from node.store import remote

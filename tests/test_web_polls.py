@@ -10,7 +10,7 @@ from html import unescape
 
 import pytest
 
-from node.activitypub.questions import question_uri
+from node.activitypub.as2.questions import question_uri
 from node.governance import proposals
 from node.processing import proposals as processing_proposals
 from node.store import local_actors

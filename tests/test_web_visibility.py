@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from node.activitypub import signatures
-from node.activitypub.documents import key_id
+from node.activitypub.as2.documents import key_id
 from node.governance.siblings import siblings
 from node.store import local_actors, timeline
 from tests.factories import become_siblings, exchange, get_as

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from typing import Any
 
 import aiosqlite
 
 from node.activitypub import outbox
-from node.activitypub.convert import PUBLIC
-from node.activitypub.documents import AS_CONTEXT, actor_document, actor_id
+from node.activitypub.as2.documents import actor_document, actor_id, actor_update
 from node.config import Config
 from node.db import now_iso, transaction
 from node.governance.events import Event, ProfileChanged
@@ -28,14 +26,6 @@ async def current_document(db: aiosqlite.Connection, config: Config, actor: Loca
     return actor_document(config, actor, manually_approves, avatar)
 
 
-def update_activity(document: dict[str, Any]) -> dict[str, Any]:
-    """Update(actor) with the full document; a new id each time, so receivers never drop one as a duplicate."""
-    uri = document["id"]
-    # The embedded document keeps its own @context, for the extension terms only it uses.
-    return {"@context": AS_CONTEXT, "id": f"{uri}#updates/{uuid.uuid4()}", "type": "Update", "actor": uri,
-            "published": now_iso()[:19] + "Z", "to": [PUBLIC], "cc": [document["followers"]], "object": document}
-
-
 async def send_update(db: aiosqlite.Connection, config: Config, actor: LocalActor) -> dict[str, Any]:
     """Queue Update(actor) for everyone who may hold the old document (call inside the changing transaction)."""
     document = await current_document(db, config, actor)
@@ -44,7 +34,7 @@ async def send_update(db: aiosqlite.Connection, config: Config, actor: LocalActo
     if group is not None and group.id != actor.id:
         # Sibling Congregations meet members through the Group's Announces, and cache them from there.
         inboxes += await posts_store.follower_inboxes(db, actor_id(config, group.username))
-    activity = update_activity(document)
+    activity = actor_update(document)
     await outbox.publish(db, actor, activity, inboxes)
     return activity
 

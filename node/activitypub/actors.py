@@ -8,7 +8,7 @@ from aiohttp import web
 
 from node import uris
 from node.activitypub import actor_updates
-from node.activitypub.documents import (
+from node.activitypub.as2.documents import (
     AS_JSON,
     actor_id,
     collection,

@@ -3,14 +3,12 @@ of signed, hash-chained entries, oldest first, that anyone can verify (`congrega
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 
 from node.activitypub.actors import as_response, require_fetch_signature
-from node.activitypub.context import RECORD_CONTEXT
-from node.activitypub.documents import actor_id, collection, collection_page, key_id
+from node.activitypub.as2.context import RECORD_CONTEXT
+from node.activitypub.as2.decisions import decisions_uri, log_item
+from node.activitypub.as2.documents import actor_id, collection, collection_page, key_id
 from node.activitypub.questions import current_document
 from node.appkeys import CONFIG, DB
 from node.store import local_actors
@@ -18,16 +16,6 @@ from node.store import proposals as proposals_store
 
 routes = web.RouteTableDef()
 LOG_PAGE = 100
-
-
-def decisions_uri(group_uri: str) -> str:
-    return group_uri + "/decisions"
-
-
-def log_item(group_uri: str, kid: str, entry: proposals_store.LogEntry) -> dict[str, Any]:
-    return {"id": f"{decisions_uri(group_uri)}/{entry.seq}", "type": "DecisionRecord",
-            "entry": json.loads(entry.entry), "hash": entry.hash, "hashAlgorithm": "sha-256",
-            "signature": entry.signature, "signatureAlgorithm": "rsa-sha256", "signedBy": kid}
 
 
 async def _group(request: web.Request) -> tuple[str, str]:

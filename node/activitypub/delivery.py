@@ -12,7 +12,7 @@ from typing import Any
 
 import aiosqlite
 
-from node.activitypub.documents import key_id
+from node.activitypub.as2.documents import key_id
 from node.activitypub.fetch import FetchError, HttpClient
 from node.activitypub.signatures import load_private_key, sign
 from node.clock import Clock, clock_from_env

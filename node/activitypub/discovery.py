@@ -8,7 +8,8 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from node import SOFTWARE_NAME, __version__
-from node.activitypub.documents import AS_JSON, actor_id, local_username
+from node.activitypub.as2.context import CONTEXT_PATH, context_document
+from node.activitypub.as2.documents import AS_JSON, actor_id, local_username
 from node.appkeys import CONFIG, DB
 from node.config import Config
 from node.store import local_actors, outbox
@@ -102,3 +103,10 @@ async def host_meta(request: web.Request) -> web.Response:
         "</XRD>\n"
     )
     return web.Response(text=xml, content_type="application/xrd+xml", headers=CORS)
+
+
+@routes.get(CONTEXT_PATH)
+async def get_context(request: web.Request) -> web.Response:
+    """The node's JSON-LD context document; never behind authorized fetch: processors load contexts unsigned."""
+    return web.Response(body=json.dumps(context_document()).encode(), content_type="application/ld+json",
+                        headers={"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"})

@@ -6,8 +6,9 @@ from typing import Any
 
 import aiosqlite
 
-from node.activitypub import notes, outbox
-from node.activitypub.documents import actor_id
+from node.activitypub import outbox
+from node.activitypub.as2 import notes
+from node.activitypub.as2.documents import actor_id
 from node.config import Config
 from node.governance.events import Event, PostCreated, PostDeleted, PostEdited
 from node.store import local_actors

@@ -14,7 +14,7 @@ from typing import Any
 import aiosqlite
 from aiohttp import web
 
-from node.activitypub import convert
+from node.activitypub.as2 import parse
 from node.activitypub.jsonsafe import BadJSON, loads_object
 from node.activitypub.keys import KeyUnavailable
 from node.activitypub.ratelimit import retry_after_header
@@ -131,19 +131,19 @@ async def read_capped(request: web.Request, limit: int) -> bytes | None:
 def origin_problem(activity: dict[str, Any], actor: str) -> str | None:
     """Why the activity's ids cannot be trusted to come from `actor`, or None."""
     activity_id = activity.get("id")
-    home = convert.origin(actor)
-    if not convert.on_origin(activity_id, home):
-        if not convert.is_http_url(activity_id):
+    home = parse.origin(actor)
+    if not parse.on_origin(activity_id, home):
+        if not parse.is_http_url(activity_id):
             return "the activity has no http(s) id"
         return "the activity id is on another origin than its actor"
     kind = activity.get("type")
     if not isinstance(kind, str) or not kind:
         return "the activity has no type"
     if kind in AUTHORED_OBJECT:
-        object_id = convert.ref(activity.get("object"))
+        object_id = parse.ref(activity.get("object"))
         if object_id is None:
             return f"the {kind} has no object id"
-        if not convert.on_origin(object_id, home):
+        if not parse.on_origin(object_id, home):
             return "the object id is on another origin than its actor"
     return None
 
@@ -169,7 +169,7 @@ async def post_inbox(request: web.Request) -> web.Response:
             # A deleted actor's key is gone too (410); we hold nothing of theirs to remove.
             return web.Response(status=202)
         return refuse(401, exc.reason, "key_unavailable")
-    sender_host = convert.host_of(signer.key_owner)
+    sender_host = parse.host_of(signer.key_owner)
     # A verified request proves the host is up: deliveries waiting for it need not wait out their backoff.
     delivery = request.app[DELIVERY]
     if delivery.may_be_failing(sender_host):
@@ -182,7 +182,7 @@ async def post_inbox(request: web.Request) -> web.Response:
         activity = loads_object(body, config.max_json_depth)
     except BadJSON as exc:
         return refuse(400, str(exc), "bad_json")
-    actor = convert.ref(activity.get("actor"))
+    actor = parse.ref(activity.get("actor"))
     if actor != signer.key_owner:
         return refuse(401, "the activity's actor is not the owner of the signing key", "actor_not_signer")
     problem = origin_problem(activity, actor)

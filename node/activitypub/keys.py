@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import aiosqlite
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from node.activitypub.convert import BadDocument, keys_of, origin, parse_actor, types_of
+from node.activitypub.as2.parse import BadDocument, keys_of, origin, parse_actor, types_of
 from node.activitypub.fetch import FetchError, HttpClient, strip_fragment
 from node.activitypub.signatures import PublicKey, load_public_key
 from node.db import transaction

@@ -6,9 +6,9 @@ import json
 
 from aiohttp import web
 
-from node.activitypub import notes
 from node.activitypub.actors import as_response, require_fetch_signature, signed_fetcher
-from node.activitypub.documents import AS_JSON, actor_id, collection_page, local_username
+from node.activitypub.as2 import notes
+from node.activitypub.as2.documents import AS_JSON, actor_id, collection_page, local_username
 from node.appkeys import CONFIG, DB
 from node.store import local_actors, outbox
 from node.store import posts as posts_store

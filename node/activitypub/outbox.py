@@ -9,12 +9,12 @@ from typing import Any
 import aiosqlite
 
 from node import uris
-from node.activitypub.documents import AS_CONTEXT, actor_id
+from node.activitypub.as2 import follows as as2
+from node.activitypub.as2.documents import actor_id
 from node.clock import clock_of
 from node.config import Config
 from node.governance.events import Event, FollowAnswered, FollowRequested, FollowUndone, PollVoted
 from node.store import deliveries, outbox
-from node.store import follows as follows_store
 from node.store.local_actors import LocalActor
 
 
@@ -34,37 +34,23 @@ async def publish(db: aiosqlite.Connection, actor: LocalActor, activity: dict[st
         await deliveries.enqueue(db, activity["id"], actor.id, inbox, body, due)
 
 
-def follow_activity(config: Config, actor: LocalActor, target_uri: str, activity_id: str) -> dict[str, Any]:
-    return {"@context": AS_CONTEXT, "id": activity_id, "type": "Follow",
-            "actor": actor_id(config, actor.username), "object": target_uri}
-
-
-def answer_activity(config: Config, kind: str, actor: LocalActor, follow: follows_store.Follow) -> dict[str, Any]:
-    """Accept or Reject of a Follow, with the Follow embedded (Mastodon and Fedify look at both forms)."""
-    me = actor_id(config, actor.username)
-    return {"@context": AS_CONTEXT, "id": new_activity_id(config), "type": kind, "actor": me,
-            "object": {"id": follow.activity_id, "type": "Follow", "actor": follow.follower, "object": me}}
-
-
 async def follow_requested(db: aiosqlite.Connection, config: Config, event: Event) -> None:
     assert isinstance(event, FollowRequested)
-    activity = follow_activity(config, event.actor, event.follow.followee, event.follow.activity_id)
-    await publish(db, event.actor, activity, [event.inbox])
+    me = actor_id(config, event.actor.username)
+    await publish(db, event.actor, as2.follow(config, me, event.follow.followee, event.follow.activity_id),
+                  [event.inbox])
 
 
 async def follow_answered(db: aiosqlite.Connection, config: Config, event: Event) -> None:
     assert isinstance(event, FollowAnswered)
-    activity = answer_activity(config, "Accept" if event.accepted else "Reject", event.actor, event.follow)
-    await publish(db, event.actor, activity, [event.inbox])
+    kind, me = "Accept" if event.accepted else "Reject", actor_id(config, event.actor.username)
+    await publish(db, event.actor, as2.answer(config, kind, me, event.follow), [event.inbox])
 
 
 async def follow_undone(db: aiosqlite.Connection, config: Config, event: Event) -> None:
     assert isinstance(event, FollowUndone)
     me = actor_id(config, event.actor.username)
-    activity = {"@context": AS_CONTEXT, "id": new_activity_id(config), "type": "Undo", "actor": me,
-                "object": {"id": event.follow.activity_id, "type": "Follow", "actor": me,
-                           "object": event.follow.followee}}
-    await publish(db, event.actor, activity, [event.inbox])
+    await publish(db, event.actor, as2.undo(config, me, event.follow), [event.inbox])
 
 
 async def poll_voted(db: aiosqlite.Connection, config: Config, event: Event) -> None:
@@ -72,9 +58,4 @@ async def poll_voted(db: aiosqlite.Connection, config: Config, event: Event) -> 
     assert isinstance(event, PollVoted)
     voter = actor_id(config, event.member.username)
     for choice in event.choices:
-        note_id = uris.new_vote(config)
-        note = {"id": note_id, "type": "Note", "attributedTo": voter, "name": choice, "inReplyTo": event.question,
-                "to": [event.author]}
-        activity = {"@context": AS_CONTEXT, "id": note_id + "/activity", "type": "Create", "actor": voter,
-                    "to": [event.author], "object": note}
-        await publish(db, event.member, activity, [event.inbox])
+        await publish(db, event.member, as2.vote(config, voter, event.question, event.author, choice), [event.inbox])

@@ -6,7 +6,7 @@ import json
 
 import aiosqlite
 
-from node.activitypub.convert import BadDocument, parse_actor
+from node.activitypub.as2.parse import BadDocument, parse_actor
 from node.activitypub.fetch import FetchError, HttpClient
 from node.db import transaction
 from node.store import remote

@@ -21,9 +21,9 @@ from aiohttp import web
 
 from node import config as configuration
 from node import db as database
-from node.activitypub.documents import actor_id
+from node.activitypub.as2.documents import actor_id
+from node.activitypub.as2.notes import post_uri
 from node.activitypub.fetch import FetchError
-from node.activitypub.notes import post_uri
 from node.activitypub.remote_actors import ActorUnavailable, fetch_remote_actor, get_remote_actor
 from node.appkeys import DELIVERY, HTTP
 from node.commands.members import keypair

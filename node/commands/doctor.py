@@ -25,7 +25,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from node import config as configuration
 from node import db as database
 from node.activitypub import signatures
-from node.activitypub.documents import actor_id
+from node.activitypub.as2.documents import actor_id
 from node.activitypub.fetch import FetchError
 from node.clock import clock_from_env
 from node.commands.doctor_http import Answer, Target, Unreachable, fetch, json_object, public_key_pem

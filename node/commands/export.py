@@ -50,8 +50,8 @@ import aiosqlite
 from node import SOFTWARE_NAME, __version__, uris
 from node import config as configuration
 from node import db as database
-from node.activitypub.decisions import log_item
-from node.activitypub.documents import actor_id, key_id
+from node.activitypub.as2.decisions import log_item
+from node.activitypub.as2.documents import actor_id, key_id
 from node.config import Config, ConfigError
 from node.governance.siblings import sibling_states
 from node.store import proposals as proposals_store

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from node import uris
 from node.activitypub import signatures
-from node.activitypub.documents import actor_id
+from node.activitypub.as2.documents import actor_id
 from node.commands.opening import open_node
 from node.governance import accounts, invitations, membership
 from node.governance.membership import MembershipError

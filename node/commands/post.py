@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from node.activitypub.notes import post_uri
+from node.activitypub.as2.notes import post_uri
 from node.commands.opening import open_node
 from node.processing.posts import PostError, delete_post, edit_post, publish_post
 from node.store import local_actors

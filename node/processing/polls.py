@@ -11,8 +11,8 @@ from typing import Any
 import aiosqlite
 
 from node import uris
+from node.activitypub.as2.questions import poll_closed, poll_options
 from node.activitypub.fetch import FetchError, HttpClient
-from node.activitypub.questions import poll_closed, poll_options
 from node.activitypub.remote_actors import ActorUnavailable, get_remote_actor
 from node.config import Config
 from node.db import now_iso

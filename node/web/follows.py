@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from node.activitypub.documents import actor_id
+from node.activitypub.as2.documents import actor_id
 from node.appkeys import CONFIG, DB, HTTP
 from node.governance.siblings import SiblingState, sibling_states
 from node.processing import follows as follows_service

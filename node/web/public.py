@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from node.activitypub.documents import actor_id
+from node.activitypub.as2.documents import actor_id
 from node.appkeys import CONFIG, DB, TEMPLATES
 from node.store import crews as crews_store
 from node.store import local_actors, timeline

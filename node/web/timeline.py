@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from node import uris
-from node.activitypub.documents import actor_id
+from node.activitypub.as2.documents import actor_id
 from node.appkeys import CONFIG, DB
 from node.processing import polls
 from node.store import crews as crews_store

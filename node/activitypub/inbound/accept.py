@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.activitypub.documents import local_username
+from node.activitypub.as2.documents import local_username
 from node.activitypub.inbound.context import InboxContext, misdelivered, our_follow
 from node.processing import follows as follow_processing
 

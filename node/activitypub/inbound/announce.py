@@ -6,13 +6,13 @@ import json
 import logging
 from typing import Any
 
-from node.activitypub.convert import BadDocument, is_http_url, origin, ref, types_of
+from node.activitypub.as2.notes import parse_note
+from node.activitypub.as2.parse import BadDocument, is_http_url, origin, ref, types_of
 from node.activitypub.fetch import FetchError
 from node.activitypub.inbound.context import Budget, Dropped, InboxContext, followed_by_us, is_note, known
 from node.activitypub.inbound.delete import on_delete_object
 from node.activitypub.inbound.like import on_like
 from node.activitypub.inbound.update import on_update_note
-from node.activitypub.notes import parse_note
 from node.activitypub.remote_actors import ActorUnavailable, fetch_remote_actor
 from node.db import transaction
 from node.store import remote, remote_objects

@@ -9,11 +9,11 @@ from typing import Any
 import aiosqlite
 
 from node import uris
-from node.activitypub.convert import ref, types_of
-from node.activitypub.documents import actor_id, local_username
+from node.activitypub.as2.documents import actor_id, local_username
+from node.activitypub.as2.notes import NOTE_TYPES
+from node.activitypub.as2.parse import ref, types_of
 from node.activitypub.fetch import FetchError, HttpClient
 from node.activitypub.keys import KeyResolver
-from node.activitypub.notes import NOTE_TYPES
 from node.config import Config
 from node.store import follows, local_actors, remote_objects
 from node.store import posts as posts_store

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from node.activitypub import fanout, questions
-from node.activitypub.convert import BadDocument
+from node.activitypub import fanout
+from node.activitypub.as2 import questions
+from node.activitypub.as2.notes import addressees, parse_note
+from node.activitypub.as2.parse import BadDocument
 from node.activitypub.inbound.context import (
     Budget,
     Dropped,
@@ -16,7 +18,6 @@ from node.activitypub.inbound.context import (
     is_note,
     may_post_to_group,
 )
-from node.activitypub.notes import addressees, parse_note
 from node.db import transaction
 from node.processing import proposals
 from node.store import remote_objects

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.activitypub import fanout
-from node.activitypub.convert import ref
+from node.activitypub.as2.parse import ref
 from node.activitypub.inbound.context import InboxContext, reshared_by_group
 from node.db import transaction
 from node.store import follows, remote, remote_objects

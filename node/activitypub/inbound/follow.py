@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.activitypub.convert import ref
-from node.activitypub.documents import local_username
+from node.activitypub.as2.documents import local_username
+from node.activitypub.as2.parse import ref
 from node.activitypub.inbound.context import InboxContext, misdelivered
 from node.activitypub.remote_actors import get_remote_actor
 from node.processing import follows as follow_processing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.activitypub.convert import ref
+from node.activitypub.as2.parse import ref
 from node.activitypub.inbound.context import InboxContext, known
 from node.db import transaction
 from node.store import remote_objects

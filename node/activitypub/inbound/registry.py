@@ -11,10 +11,10 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from node.activitypub.convert import ACTOR_TYPES, types_of
+from node.activitypub.as2.notes import NOTE_TYPES
+from node.activitypub.as2.parse import ACTOR_TYPES, types_of
 from node.activitypub.inbound import accept, announce, create, delete, follow, like, reject, undo, update
 from node.activitypub.inbound.context import Handler, InboxContext
-from node.activitypub.notes import NOTE_TYPES
 
 ANY = None  # the object type of a fallback: a bare id, or a type with no handler of its own
 NOT_ACTED_ON = "stored"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.activitypub.convert import ref
+from node.activitypub.as2.parse import ref
 from node.activitypub.inbound.context import InboxContext, local_party, misdelivered, our_follow
 from node.db import transaction
 from node.processing import follows as follow_processing

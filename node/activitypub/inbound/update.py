@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from node.activitypub import fanout
-from node.activitypub.convert import BadDocument, keys_of, origin, parse_actor, ref
+from node.activitypub.as2.notes import parse_note
+from node.activitypub.as2.parse import BadDocument, keys_of, origin, parse_actor, ref
 from node.activitypub.inbound.context import InboxContext, is_note, reshared_by_group
-from node.activitypub.notes import parse_note
 from node.db import transaction
 from node.store import remote, remote_objects
 

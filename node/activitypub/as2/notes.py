@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from node import uris
-from node.activitypub.convert import PUBLIC, BadDocument, is_http_url, origin, ref, types_of
-from node.activitypub.documents import AS_CONTEXT, actor_id
-from node.activitypub.outbox import new_activity_id
+from node.activitypub.as2.documents import AS_CONTEXT, actor_id
+from node.activitypub.as2.parse import PUBLIC, BadDocument, is_http_url, origin, ref, types_of
 from node.activitypub.sanitize import clean_html
 from node.config import Config
 from node.db import now_iso
@@ -79,18 +78,18 @@ def create_activity(note: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_activity(config: Config, note: dict[str, Any]) -> dict[str, Any]:
-    return _envelope(new_activity_id(config), "Update", note, note, note.get("updated", _stamp(now_iso())))
+    return _envelope(uris.new_activity(config), "Update", note, note, note.get("updated", _stamp(now_iso())))
 
 
 def delete_activity(config: Config, note: dict[str, Any]) -> dict[str, Any]:
-    return _envelope(new_activity_id(config), "Delete", note, {"id": note["id"], "type": "Tombstone"},
+    return _envelope(uris.new_activity(config), "Delete", note, {"id": note["id"], "type": "Tombstone"},
                      _stamp(now_iso()))
 
 
 def announce(config: Config, group_uri: str, obj: Any, public: bool) -> dict[str, Any]:
     """The Group re-shares `obj` (an activity, FEP-1b12, or an object id, Mastodon's boost)."""
     to, cc = ([PUBLIC], [group_uri + "/followers"]) if public else ([members_uri(group_uri)], [])
-    return {"@context": AS_CONTEXT, "id": new_activity_id(config), "type": "Announce", "actor": group_uri,
+    return {"@context": AS_CONTEXT, "id": uris.new_activity(config), "type": "Announce", "actor": group_uri,
             "published": _stamp(now_iso()), "to": to, "cc": cc, "audience": group_uri, "object": obj}
 
 

@@ -3,10 +3,7 @@ its own (the Group's `decisions`, the decision record), so a JSON-LD processor k
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-from aiohttp import web
 
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
@@ -51,13 +48,3 @@ def context_document() -> dict[str, Any]:
     """Every extension term this node serves, as one context document (what GET /ns answers); it names the `as:`
     prefix itself, so it reads the same with or without ActivityStreams before it."""
     return {"@context": {"as": AS_CONTEXT + "#", **ACTOR_TERMS, **QUESTION_TERMS, **RECORD_TERMS}}
-
-
-routes = web.RouteTableDef()
-
-
-@routes.get(CONTEXT_PATH)
-async def get_context(request: web.Request) -> web.Response:
-    # Never behind authorized fetch: JSON-LD processors load contexts unsigned.
-    return web.Response(body=json.dumps(context_document()).encode(), content_type="application/ld+json",
-                        headers={"Cache-Control": "public, max-age=86400", "Access-Control-Allow-Origin": "*"})

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from node import uris
-from node.activitypub.context import ACTOR_CONTEXT, AS_CONTEXT
+from node.activitypub.as2.context import ACTOR_CONTEXT, AS_CONTEXT
+from node.activitypub.as2.parse import PUBLIC
 from node.config import Config
+from node.db import now_iso
 from node.store.local_actors import LocalActor
 
 AS_JSON = "application/activity+json"
@@ -72,3 +75,11 @@ def collection_page(uri: str, part_of: str, items: list[Any], next_page: str | N
     if prev_page:
         document["prev"] = prev_page
     return document
+
+
+def actor_update(document: dict[str, Any]) -> dict[str, Any]:
+    """Update(actor) with the full document; a new id each time, so receivers never drop one as a duplicate."""
+    uri = document["id"]
+    # The embedded document keeps its own @context, for the extension terms only it uses.
+    return {"@context": AS_CONTEXT, "id": f"{uri}#updates/{uuid.uuid4()}", "type": "Update", "actor": uri,
+            "published": now_iso()[:19] + "Z", "to": [PUBLIC], "cc": [document["followers"]], "object": document}
