@@ -253,6 +253,18 @@ class Rows:
         return row
 
 
+def _run_all(conn: aiosqlite.Connection, statements: list[tuple[str, object]]) -> list[list]:
+    raw = conn._conn
+    results = []
+    for sql, parameters in statements:
+        cur = raw.execute(sql, parameters)
+        try:
+            results.append(cur.fetchall())
+        finally:
+            cur.close()
+    return results
+
+
 def _run(conn: aiosqlite.Connection, sql: str, parameters: object, many: bool) -> Rows:
     # Runs on the connection's own thread (aiosqlite's), so the sqlite3 connection is only ever used there.
     raw = conn._conn
@@ -266,6 +278,13 @@ def _run(conn: aiosqlite.Connection, sql: str, parameters: object, many: bool) -
 async def _on(conn: aiosqlite.Connection, sql: str, parameters: object, many: bool = False) -> Rows:
     # aiosqlite's own queue to the connection's thread (a private method, stable since 0.17): one trip per statement.
     return await conn._execute(_run, conn, sql, parameters, many)
+
+
+async def read_all(db: aiosqlite.Connection | Database, statements: list[tuple[str, object]]) -> list[list]:
+    """The rows of each read statement: in one trip on a Database (a page's independent queries), else in turn."""
+    if isinstance(db, Database):
+        return await db.read_all(statements)
+    return [list(await db.execute_fetchall(sql, parameters)) for sql, parameters in statements]
 
 
 class Database:
@@ -305,6 +324,17 @@ class Database:
 
     async def executemany(self, sql: str, parameters: object) -> Rows:
         return await self._route(sql, parameters, many=True)
+
+    async def read_all(self, statements: list[tuple[str, object]]) -> list[list]:
+        """Several reads in one trip to one connection (the transaction's, else a reader): every row of each."""
+        if in_transaction(self.writer):
+            return await self.writer._execute(_run_all, self.writer, statements)
+        index = self._busy.index(min(self._busy))
+        self._busy[index] += 1
+        try:
+            return await self.readers[index]._execute(_run_all, self.readers[index], statements)
+        finally:
+            self._busy[index] -= 1
 
     async def commit(self) -> None:
         """Nothing to do: a write outside transaction() commits on its own."""
