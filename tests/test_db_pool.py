@@ -112,3 +112,14 @@ async def test_pool__readers_refuse_writes(pool):
         await pool.reader().execute("INSERT INTO notes (text) VALUES ('sneaky')")
     assert database.error_code(refused.value) == database.SQLITE_READONLY
     assert await _texts(pool) == []
+
+
+async def test_pool__read_all_answers_each_statement_in_one_trip_as_a_plain_connection_does_in_turn(pool):
+    statements = [("SELECT text FROM notes ORDER BY id", ()), ("SELECT COUNT(*) FROM notes WHERE text = ?", ("b",))]
+    async with transaction(pool):
+        await pool.executemany("INSERT INTO notes (text) VALUES (?)", [("a",), ("b",)])
+        # Inside the transaction it reads the transaction's rows, as execute does
+        mine = await database.read_all(pool, statements)
+    on_writer = await database.read_all(pool.writer, statements)
+    assert [[tuple(row) for row in rows] for rows in mine] == [[("a",), ("b",)], [(1,)]]
+    assert [[tuple(row) for row in rows] for rows in on_writer] == [[("a",), ("b",)], [(1,)]]
