@@ -8,15 +8,17 @@ import contextlib
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 from aiosqlite.context import Result
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MIGRATION_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Primary result codes that mean "try again later", not "your input is bad" (sqlite3.h).
 SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL = 5, 6, 8, 10, 13
@@ -329,12 +331,7 @@ class Database:
         """Several reads in one trip to one connection (the transaction's, else a reader): every row of each."""
         if in_transaction(self.writer):
             return await self.writer._execute(_run_all, self.writer, statements)
-        index = self._busy.index(min(self._busy))
-        self._busy[index] += 1
-        try:
-            return await self.readers[index]._execute(_run_all, self.readers[index], statements)
-        finally:
-            self._busy[index] -= 1
+        return await self._on_reader(_run_all, statements)
 
     async def commit(self) -> None:
         """Nothing to do: a write outside transaction() commits on its own."""
@@ -349,20 +346,25 @@ class Database:
         """The reader with the fewest statements in flight."""
         return self.readers[self._busy.index(min(self._busy))]
 
+    async def _on_reader(self, fn: Callable[..., T], *args: object) -> T:
+        index = self._busy.index(min(self._busy))
+        reader = self.readers[index]
+        self._busy[index] += 1
+        try:
+            return await reader._execute(fn, reader, *args)
+        finally:
+            self._busy[index] -= 1
+
     async def _route(self, sql: str, parameters: object, many: bool) -> Rows:
         if in_transaction(self.writer):
             return await _on(self.writer, sql, parameters, many)
         verb = sql.lstrip()[:8].upper()
         if not many and verb.startswith(_READ_VERBS):
-            index = self._busy.index(min(self._busy))
-            self._busy[index] += 1
             try:
-                return await _on(self.readers[index], sql, parameters)
+                return await self._on_reader(_run, sql, parameters, False)
             except sqlite3.OperationalError as exc:
                 if error_code(exc) != SQLITE_READONLY:  # else `WITH … INSERT`: a write after all
                     raise
-            finally:
-                self._busy[index] -= 1
         if verb.startswith("PRAGMA"):
             # A setting is the writer's (busy_timeout, query_only, max_page_count): set between transactions,
             # and not inside BEGIN IMMEDIATE, which a writer set to query_only would refuse.
