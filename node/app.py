@@ -55,13 +55,16 @@ class NotInitialised(Exception):
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    db = await database.connect(config.db_path)
+    writer = await database.connect(config.db_path)
     writer_db = await database.connect(config.db_path)
-    # Code that writes a time and holds only the connection (publish() stamping a delivery due) reads this clock.
-    bind(db, app[CLOCK])
-    bind(writer_db, app[CLOCK])
+    db: database.Database | None = None
     try:
-        await database.migrate(db)
+        # Migrations run on the writer alone, before any reader opens.
+        await database.migrate(writer)
+        db = await database.Database.open(writer, config.db_path)
+        # Code that writes a time and holds only the database (publish() stamping a delivery due) reads this clock.
+        bind(db, app[CLOCK])
+        bind(writer_db, app[CLOCK])
         if await local_actors.group(db) is None:
             raise NotInitialised(f"{config.db_path} holds no Congregation; run `congregation init`")
         # Before the Group document is compared: a decided public_follows is part of it.
@@ -84,7 +87,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         if INBOX_WRITER in app:
             await app[INBOX_WRITER].stop()
         await writer_db.close()
-        await db.close()
+        await (db.close() if db is not None else writer.close())
 
 
 async def _http(app: web.Application) -> AsyncIterator[None]:

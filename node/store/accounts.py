@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from node.db import now_iso
+from node.store.local_actors import ACTOR_COLUMNS, LocalActor
 
 
 async def password_hash(db: aiosqlite.Connection, actor_id: int) -> str | None:
@@ -39,11 +40,17 @@ async def insert_session(db: aiosqlite.Connection, token_hash: str, actor_id: in
                      " VALUES (?, ?, ?, ?, ?, ?)", (token_hash, actor_id, csrf, now, now, expires_at))
 
 
-async def session(db: aiosqlite.Connection, token_hash: str) -> Session | None:
-    async with db.execute("SELECT token_hash, actor_id, csrf, created_at, seen_at, expires_at FROM sessions"
-                          " WHERE token_hash = ?", (token_hash,)) as cur:
-        row = await cur.fetchone()
-    return Session(*row) if row else None
+async def session_with_actor(db: aiosqlite.Connection,
+                             token_hash: str) -> tuple[Session, LocalActor | None] | None:
+    """A session and its actor (with tier), in one query: every signed-in page asks before anything else."""
+    rows = await db.execute_fetchall(
+        f"SELECT s.token_hash, s.actor_id, s.csrf, s.created_at, s.seen_at, s.expires_at, {ACTOR_COLUMNS}"
+        " FROM sessions s LEFT JOIN local_actors a ON a.id = s.actor_id LEFT JOIN members m ON m.actor_id = a.id"
+        " WHERE s.token_hash = ?", (token_hash,))
+    if not rows:
+        return None
+    row = tuple(rows[0])
+    return Session(*row[:6]), (LocalActor(*row[6:]) if row[6] is not None else None)
 
 
 async def touch_session(db: aiosqlite.Connection, token_hash: str, expires_at: str) -> None:

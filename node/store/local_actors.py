@@ -22,10 +22,10 @@ class LocalActor:
     tier: str | None = None
 
 
-_SELECT = (
-    "SELECT a.id, a.username, a.kind, a.display_name, a.summary, a.private_key_pem, a.public_key_pem,"
-    " a.created_at, m.tier FROM local_actors a LEFT JOIN members m ON m.actor_id = a.id"
-)
+# Public for a query that reads an actor beside something else in one trip (a session and its member).
+ACTOR_COLUMNS = ("a.id, a.username, a.kind, a.display_name, a.summary, a.private_key_pem, a.public_key_pem,"
+                 " a.created_at, m.tier")
+_SELECT = f"SELECT {ACTOR_COLUMNS} FROM local_actors a LEFT JOIN members m ON m.actor_id = a.id"
 
 
 def _actor(row) -> LocalActor | None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from node.db import read_all
+
 LOCAL, REMOTE = "p", "r"
 # Sorts after every stored time ("2026-…"), so the first page needs no special query.
 _TOP = ("9999", 2**62)
@@ -152,9 +154,7 @@ _REMOTE_AUTHORS = ("SELECT NULL, uri, username, kind, display_name, host FROM re
                    " WHERE deleted_at IS NULL AND uri IN ({})")
 
 
-async def authors(db: aiosqlite.Connection, ids: set[int],
-                  uris: set[str]) -> tuple[dict[int, LocalAuthor], dict[str, RemoteAuthor]]:
-    """Every author on a page, local by id and remote by URI, in one query; unknown remote authors are absent."""
+def _authors_sql(ids: set[int], uris: set[str]) -> tuple[str, list] | None:
     parts, args = [], []
     if ids:
         parts.append(_LOCAL_AUTHORS.format(_marks(len(ids))))
@@ -162,16 +162,25 @@ async def authors(db: aiosqlite.Connection, ids: set[int],
     if uris:
         parts.append(_REMOTE_AUTHORS.format(_marks(len(uris))))
         args += uris
+    return (" UNION ALL ".join(parts), args) if parts else None
+
+
+def _authors(rows) -> tuple[dict[int, LocalAuthor], dict[str, RemoteAuthor]]:
     local: dict[int, LocalAuthor] = {}
     remote: dict[str, RemoteAuthor] = {}
-    if not parts:
-        return local, remote
-    for actor_id, uri, username, kind, name, extra in await db.execute_fetchall(" UNION ALL ".join(parts), args):
+    for actor_id, uri, username, kind, name, extra in rows:
         if actor_id is not None:
             local[actor_id] = LocalAuthor(actor_id, username, kind, name, bool(extra))
         else:
             remote[uri] = RemoteAuthor(uri, username, extra, name, kind)
     return local, remote
+
+
+async def authors(db: aiosqlite.Connection, ids: set[int],
+                  uris: set[str]) -> tuple[dict[int, LocalAuthor], dict[str, RemoteAuthor]]:
+    """Every author on a page, local by id and remote by URI, in one query; unknown remote authors are absent."""
+    statement = _authors_sql(ids, uris)
+    return _authors(await db.execute_fetchall(*statement) if statement else [])
 
 
 async def remote_authors(db: aiosqlite.Connection, uris: set[str]) -> dict[str, RemoteAuthor]:
@@ -184,16 +193,44 @@ async def remote_authors(db: aiosqlite.Connection, uris: set[str]) -> dict[str, 
     return {row[0]: RemoteAuthor(*row) for row in rows}
 
 
+_SIBLINGS = ("SELECT ours.followee FROM follows ours JOIN follows theirs"
+             " ON theirs.follower = ours.followee AND theirs.followee = ours.follower"
+             " JOIN remote_actors r ON r.uri = ours.followee"
+             " WHERE ours.follower = ? AND ours.state = 'accepted' AND theirs.state = 'accepted'"
+             " AND r.kind = 'Group' AND r.deleted_at IS NULL")
+
+
 async def sibling_uris(db: aiosqlite.Connection, group_uri: str) -> set[str]:
     """The rule of governance.siblings (remote Groups that follow ours and that ours follows, both accepted),
     in one query: a timeline page asks on every view."""
-    rows = await db.execute_fetchall(
-        "SELECT ours.followee FROM follows ours JOIN follows theirs"
-        " ON theirs.follower = ours.followee AND theirs.followee = ours.follower"
-        " JOIN remote_actors r ON r.uri = ours.followee"
-        " WHERE ours.follower = ? AND ours.state = 'accepted' AND theirs.state = 'accepted'"
-        " AND r.kind = 'Group' AND r.deleted_at IS NULL", (group_uri,))
-    return {row[0] for row in rows}
+    return {row[0] for row in await db.execute_fetchall(_SIBLINGS, (group_uri,))}
+
+
+@dataclass(frozen=True)
+class PageFacts:
+    """What a page of entries shows beside them: its authors, the siblings (to badge their posts), crew names."""
+
+    local: dict[int, LocalAuthor]
+    remote: dict[str, RemoteAuthor]
+    siblings: set[str]
+    crew_names: dict[int, str]
+
+
+async def page_facts(db: aiosqlite.Connection, entries: list[Entry], group_uri: str) -> PageFacts:
+    """Authors, siblings (only if a post is remote) and crew names of a page, in one trip to the database."""
+    uris = {e.author_uri for e in entries if e.author_uri is not None}
+    crews = {e.crew_id for e in entries if e.crew_id is not None}
+    statements = {}
+    if (found := _authors_sql({e.author_id for e in entries if e.author_id is not None}, uris)) is not None:
+        statements["authors"] = found
+    if uris:
+        statements["siblings"] = (_SIBLINGS, (group_uri,))
+    if crews:
+        statements["crews"] = (f"SELECT id, name FROM crews WHERE id IN ({_marks(len(crews))})", tuple(crews))
+    rows = dict(zip(statements, await read_all(db, list(statements.values())) if statements else [], strict=True))
+    local, remote = _authors(rows.get("authors", []))
+    return PageFacts(local, remote, {row[0] for row in rows.get("siblings", [])},
+                     {row[0]: row[1] for row in rows.get("crews", [])})
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from node.db import transaction
 from node.governance import accounts
 from node.governance.membership import iso
 from node.store import accounts as accounts_store
-from node.store import local_actors
 from node.store.local_actors import LocalActor
 
 SESSION_COOKIE = "congregation_session"
@@ -107,11 +106,11 @@ def is_ui(request: web.Request) -> bool:
 
 async def _load_session(request: web.Request, token: str) -> None:
     db, config = request.app[DB], request.app[CONFIG]
-    session = await accounts_store.session(db, accounts.token_hash(token))
+    found = await accounts_store.session_with_actor(db, accounts.token_hash(token))
     now = datetime.now(UTC)
-    if session is None or session.expires_at <= iso(now):
+    if found is None or found[0].expires_at <= iso(now):
         return
-    actor = await local_actors.by_id(db, session.actor_id)
+    session, actor = found
     if actor is None or actor.tier is None:
         return
     request[MEMBER], request[SESSION], request[SESSION_TOKEN] = actor, session, token

@@ -14,7 +14,6 @@ from node import uris
 from node.activitypub.as2.documents import actor_id
 from node.appkeys import CONFIG, DB
 from node.processing import polls
-from node.store import crews as crews_store
 from node.store import timeline
 from node.store.timeline import BadCursor, Cursor, Entry
 
@@ -112,19 +111,13 @@ def _origin(uri: str | None) -> str:
 
 
 async def items(request: web.Request, entries: list[Entry], viewer_id: int | None = None) -> list[Item]:
-    """View items for a page of entries: one query for the authors, one for siblings only if a post is remote."""
+    """View items for a page of entries: its authors, siblings and crews in one trip, its polls in another."""
     db, config = request.app[DB], request.app[CONFIG]
-    remote_uris = {e.author_uri for e in entries if e.author_uri is not None}
-    local, remote = await timeline.authors(db, {e.author_id for e in entries if e.author_id is not None}, remote_uris)
-    sibling_uris: set[str] = set()
-    if remote_uris:
-        sibling_uris = await timeline.sibling_uris(db, actor_id(config, config.group_handle))
+    facts = await timeline.page_facts(db, entries, actor_id(config, config.group_handle))
+    local, remote, sibling_uris = facts.local, facts.remote, facts.siblings
     sibling_origins = {_origin(uri) for uri in sibling_uris}
     remote_polls = await polls.polls_for(db, config, viewer_id, {e.ref for e in entries if e.author_uri is not None})
-    crew_names = {}
-    for crew_id in {e.crew_id for e in entries if e.crew_id is not None}:
-        crew = await crews_store.by_id(db, crew_id)
-        crew_names[crew_id] = crew.name if crew else "a crew"
+    crew_names = {e.crew_id: facts.crew_names.get(e.crew_id, "a crew") for e in entries if e.crew_id is not None}
     result = []
     for entry in entries:
         if entry.author_id is not None:
