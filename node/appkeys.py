@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import aiosqlite
 from aiohttp import web
 
 from node.clock import Clock
@@ -18,7 +17,7 @@ CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
 # What outbound connections resolve names through, behind the SSRF guard (None: the system's DNS).
 RESOLVER = web.AppKey("resolver", "AbstractResolver | None")
-DB = web.AppKey("db", aiosqlite.Connection)
+DB = web.AppKey("db", "Database")  # node.db.Database: one writer, query_only readers
 HTTP = web.AppKey("http", "HttpClient")
 KEYS = web.AppKey("keys", "KeyResolver")
 INBOX_WRITER = web.AppKey("inbox_writer", "InboxWriter")
