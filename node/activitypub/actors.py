@@ -6,6 +6,7 @@ import json
 
 from aiohttp import web
 
+from node import uris
 from node.activitypub import actor_updates
 from node.activitypub.documents import (
     AS_JSON,
@@ -64,9 +65,10 @@ def _page_number(request: web.Request) -> int | None:
     raw = request.query.get("page")
     if raw is None:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    page = uris.number(raw, 100_000)
+    if page is None:
         raise web.HTTPBadRequest(text="page must be a number from 1")
-    return int(raw)
+    return page
 
 
 async def _follow_collection(request: web.Request, which: str) -> web.Response:
@@ -110,9 +112,10 @@ async def get_outbox(request: web.Request) -> web.Response:
     if request.query.get("page") is None:
         return as_response(collection(uri, total, f"{uri}?page=true"))
     raw_max = request.query.get("max_id")
-    if raw_max is not None and not raw_max.isdigit():
+    max_id = uris.number(raw_max, 2**63 - 1) if raw_max else None
+    if raw_max and max_id is None:
         raise web.HTTPBadRequest(text="max_id must be a number")
-    rows = await outbox.page(db, actor.id, config.page_size + 1, int(raw_max) if raw_max else None)
+    rows = await outbox.page(db, actor.id, config.page_size + 1, max_id)
     items = [json.loads(body) for _, body in rows[: config.page_size]]
     more = len(rows) > config.page_size
     this = f"{uri}?page=true" + (f"&max_id={raw_max}" if raw_max else "")
