@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from aiohttp import web
 
@@ -14,13 +15,14 @@ from node.activitypub.documents import (
     collection,
     collection_page,
 )
-from node.activitypub.keys import KeyUnavailable
+from node.activitypub.keys import KEY_UNAVAILABLE, KeyUnavailable
 from node.activitypub.signatures import SignatureError
 from node.activitypub.verify import SignatureCheck, check, pending_signature
 from node.appkeys import CONFIG, DB, KEYS
 from node.store import follows, local_actors, outbox
 from node.store.local_actors import LocalActor
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -36,9 +38,12 @@ async def signed_fetcher(request: web.Request) -> SignatureCheck | None:
     try:
         pending = pending_signature(config, request.method, request.raw_path, request.headers, None)
         return await check(pending, request.app[KEYS])
-    except (SignatureError, KeyUnavailable) as exc:
-        raise web.HTTPUnauthorized(text=json.dumps({"error": exc.reason}), content_type="application/json") \
-            from None
+    except SignatureError as exc:
+        reason = exc.reason
+    except KeyUnavailable as exc:
+        log.info("signed GET: the key of %s cannot be had: %s", pending.key_id, exc.reason)
+        reason = KEY_UNAVAILABLE
+    raise web.HTTPUnauthorized(text=json.dumps({"error": reason}), content_type="application/json")
 
 
 async def require_fetch_signature(request: web.Request) -> None:

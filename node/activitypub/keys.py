@@ -23,8 +23,16 @@ log = logging.getLogger(__name__)
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
+# All a sender is told when its key cannot be had: the keyId is any URL a stranger likes, and what fetching it
+# showed (an answer, a status, an id, a name that resolves inside) is for our log, never for them.
+KEY_UNAVAILABLE = "the signing key could not be fetched or used"
+
+
 class KeyUnavailable(Exception):
-    """The key cannot be had or does not belong to who it claims; `gone` when its actor answered 410."""
+    """The key cannot be had or does not belong to who it claims; `gone` when its actor answered 410.
+
+    `reason` says why, for the log; answers to the sender carry KEY_UNAVAILABLE only.
+    """
 
     def __init__(self, reason: str, gone: bool = False):
         super().__init__(reason)
