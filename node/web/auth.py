@@ -83,7 +83,8 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await _load_session(request, token)
-    if request.method == "POST":
+    # A request that matches no route has no handler to protect: it gets its 404/405, not a CSRF refusal.
+    if request.method == "POST" and getattr(request.match_info.route, "resource", None) is not None:
         allowance = getattr(request.match_info.handler, BODY_ALLOWANCE, 0)
         if allowance > request.client_max_size and request[MEMBER] is not None:
             request = request.clone(client_max_size=allowance)
