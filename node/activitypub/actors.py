@@ -16,6 +16,7 @@ from node.activitypub.documents import (
     collection_page,
 )
 from node.activitypub.keys import KEY_UNAVAILABLE, KeyUnavailable
+from node.activitypub.ratelimit import retry_after_header
 from node.activitypub.signatures import SignatureError
 from node.activitypub.verify import SignatureCheck, check, pending_signature
 from node.appkeys import CONFIG, DB, KEYS
@@ -41,6 +42,10 @@ async def signed_fetcher(request: web.Request) -> SignatureCheck | None:
     except SignatureError as exc:
         reason = exc.reason
     except KeyUnavailable as exc:
+        if exc.retry_after is not None:
+            raise web.HTTPTooManyRequests(
+                text=json.dumps({"error": "too many unknown keys to fetch; try again later"}),
+                content_type="application/json", headers={"Retry-After": retry_after_header(exc.retry_after)}) from None
         log.info("signed GET: the key of %s cannot be had: %s", pending.key_id, exc.reason)
         reason = KEY_UNAVAILABLE
     raise web.HTTPUnauthorized(text=json.dumps({"error": reason}), content_type="application/json")

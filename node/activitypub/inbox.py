@@ -165,6 +165,9 @@ async def post_inbox(request: web.Request) -> web.Response:
         return refuse(exc.status, exc.reason, "unsigned" if exc.status == 401 and "not signed" in exc.reason
                       else "signature")
     except KeyUnavailable as exc:
+        if exc.retry_after is not None:
+            return refuse(429, "too many unknown keys to fetch; try again later", "key_throttled",
+                          **{"Retry-After": retry_after_header(exc.retry_after)})
         if exc.gone and _is_delete(body):
             # A deleted actor's key is gone too (410); we hold nothing of theirs to remove.
             return web.Response(status=202)
