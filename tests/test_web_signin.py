@@ -76,6 +76,24 @@ async def test_signin__next_cannot_leave_the_site(node, visitor):
         assert r.status == 303 and r.headers["Location"] == "/home"
 
 
+# Browsers drop tabs and newlines from a URL (so does yarl, building the Location): each of these is //evil.example.
+SNEAKY_NEXT = ["/\t/evil.example/", "/\n/evil.example/", "/\r/evil.example/", "\t//evil.example/", "/ /evil.example/",
+               "/\\evil.example/", "/\x7f/evil.example/"]
+
+
+@pytest.mark.parametrize("target", SNEAKY_NEXT)
+async def test_signin__next_with_a_control_character_cannot_leave_the_site(node, visitor, target):
+    await make_member(node, "ada")
+    token = await visitor.csrf()
+    async with visitor.session.post(visitor.url("/login"), allow_redirects=False,
+                                    data={"csrf": token, "handle": "ada", "password": "correct horse battery",
+                                          "next": target}) as r:
+        assert r.status == 303 and r.headers["Location"] == "/home"
+    # And once signed in, the sign-in page sends the visitor on at once: there too
+    async with visitor.session.get(visitor.url("/login"), params={"next": target}, allow_redirects=False) as r:
+        assert r.status == 303 and r.headers["Location"] == "/home"
+
+
 async def test_signin__session_cookie_is_httponly_and_samesite(node, visitor):
     await make_member(node, "ada")
     token = await visitor.csrf()

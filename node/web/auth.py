@@ -248,7 +248,11 @@ def redirect(location: str) -> web.Response:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: `next=//evil.example` must not become an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site: `next=//evil.example` must not become an open redirect.
+
+    Browsers drop tabs and newlines from a URL (and yarl does, building the Location), so `/<tab>/evil.example`
+    is `//evil.example`: a target with any control character, space or backslash is refused, not cleaned."""
+    if (not target or not target.startswith("/") or target.startswith("//")
+            or any(c <= " " or c in "\\\x7f" for c in target)):
         return "/home"
     return target
