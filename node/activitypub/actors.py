@@ -27,8 +27,13 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
-def as_response(document: dict) -> web.Response:
-    return web.Response(body=json.dumps(document).encode(), content_type=AS_JSON, headers={"Vary": "Accept"})
+def as_response(document: dict, private: bool = False) -> web.Response:
+    """The document as AS2; `private` for one only a member's signature may read, which no shared cache may keep
+    (it would hand it to the next unsigned request)."""
+    headers = {"Vary": "Accept"}
+    if private:
+        headers["Cache-Control"] = "private, no-store"
+    return web.Response(body=json.dumps(document).encode(), content_type=AS_JSON, headers=headers)
 
 
 async def signed_fetcher(request: web.Request) -> SignatureCheck | None:
