@@ -292,6 +292,9 @@ async def test_fetch__activitystreams_content_types_accepted(make_client, origin
     "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::127.0.0.1", "::10.0.0.1",
     "::ffff:0:7f00:1", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:1", "2002:7f00:1::",
     "2002:c0a8:101::1", "not an address", "", "127.1", "2130706433",
+    # What this Python's tables call global though nothing here should reach it: IPv6 site-local (deprecated,
+    # still routed inside some networks), IETF special-purpose IPv4, IPv6 documentation and SRv6 SIDs
+    "fec0::1", "feff::1", "192.0.0.8", "192.0.0.9", "3fff::1", "5f00::1", "64:ff9b::c000:8",
 ])
 def test_is_public__private_and_tricky_addresses_are_not(address):
     assert not is_public(address)
