@@ -32,6 +32,13 @@ async def intranet():
             return web.json_response({"id": f"https://{SECRET}/x", "type": "Person"}, content_type=AS_JSON)
         if request.path == "/not-actor":
             return web.json_response({"id": str(request.url), "type": "Note", "content": SECRET}, content_type=AS_JSON)
+        if request.path == "/bad-owner":  # a key whose owner no URL parser takes
+            return web.json_response({"id": str(request.url), "type": "Key", "owner": "http://[::1",
+                                      "publicKeyPem": SECRET}, content_type=AS_JSON)
+        if request.path == "/bad-inbox":
+            return web.json_response({"id": str(request.url), "type": "Person", "inbox": "http://[::1/inbox",
+                                      "publicKey": {"id": str(request.url) + "#main-key", "owner": str(request.url),
+                                                    "publicKeyPem": SECRET}}, content_type=AS_JSON)
         if request.path == "/html":
             return web.Response(text=SECRET, content_type="text/html")
         return web.Response(status=403, text=SECRET)
@@ -64,6 +71,8 @@ async def guarded(tmp_path, intranet):
     "http://intranet.test.example:{port}/wrong-id", "http://intranet.test.example:{port}/not-actor",
     "http://intranet.test.example:{port}/html", "http://intranet.test.example:{port}/forbidden",
     "http://dark.test.example:{port}/actor", "http://127.0.0.1:{port}/actor", "http://nowhere.test.example/actor",
+    "http://[::1/actor", "http://" + "a" * 64 + ".test.example/actor",
+    "http://intranet.test.example:{port}/bad-owner", "http://intranet.test.example:{port}/bad-inbox",
 ])
 async def test_a_key_that_cannot_be_had__the_same_401_whatever_the_fetch_saw(guarded, intranet, key_url):
     node, session = guarded

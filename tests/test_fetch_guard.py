@@ -175,6 +175,25 @@ async def test_fetch__url_that_is_not_plain_http_refused(make_client, url):
         await make_client(allow_private=True).get_json(url)
 
 
+@pytest.mark.parametrize("url", [
+    pytest.param("http://[::1/actor", id="unclosed-ipv6"),
+    pytest.param(f"http://{'a' * 64}.example/actor", id="label-over-63"),
+    pytest.param(f"http://{'x' * 5000}/actor", id="huge-host"),
+    pytest.param("http://xn--/actor", id="empty-punycode"),
+    pytest.param("http://exa\u0000mple.org/actor", id="nul"),
+    pytest.param("http://[fe80::1%25%zz]/actor", id="bad-zone"),
+])
+@pytest.mark.parametrize("allow_private", [False, True])
+async def test_fetch__malformed_url_is_a_fetch_error_never_another_exception(make_client, url, allow_private):
+    # Whatever a stranger puts in a keyId or an object id, the client refuses it as FetchError (which callers
+    # handle), never ValueError or UnicodeError from the parser or the resolver (which became a 500)
+    client = make_client(allow_private=allow_private)
+    with pytest.raises(FetchError):
+        await client.get_json(url)
+    with pytest.raises(FetchError):
+        await client.post(url, b"{}")
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 async def test_fetch__loopback_allowed_when_private_addresses_are_on(make_client, origin, host):
     origin.document("/actor", host=host)

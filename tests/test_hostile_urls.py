@@ -1,7 +1,8 @@
-"""Numbers a stranger writes into the wire's URLs (pages, max_id, decision record seqs) are refused with a 4xx.
+"""What a stranger writes into URLs is refused with a 4xx, never a 500.
 
-str.isdigit() says yes to '²' and '٣' and to a 5,000-digit string; int() then raises, or gives a number SQLite
-cannot bind: each was a 500 on an unauthenticated GET.
+Numbers in the wire's URLs (pages, max_id, decision record seqs): str.isdigit() says yes to '²' and '٣' and to a
+5,000-digit string; int() then raises, or gives a number SQLite cannot bind. URLs in activities: urlsplit()
+raises ValueError for "http://[::1" and for a netloc NFKC changes.
 """
 
 from __future__ import annotations
@@ -38,3 +39,13 @@ async def test_collection__a_page_or_max_id_that_is_not_a_small_ascii_number_is_
 def test_number__only_ascii_digits_within_the_bound():
     assert [uris.number(text, 100) for text in ("1", "100", "007", "101", "0", "", None, "²", "٣", "1.0", " 1")] \
         == [1, 100, 7, None, None, None, None, None, None, None, None]
+
+
+@pytest.mark.parametrize("field", ["id", "object"])
+@pytest.mark.parametrize("bad", ["http://[::1/a", "http://a\uff03b/a"])
+async def test_inbox__an_id_no_url_parser_takes_is_400(node, remote, session, field, bad):
+    activity = remote.activity("Create", {"id": f"{remote.origin}/notes/1", "type": "Note",
+                                          "attributedTo": remote.id, "content": "hi"})
+    activity[field] = bad
+    status, text = await remote.post(session, node.base + "/inbox", activity)
+    assert status == 400, text

@@ -48,3 +48,9 @@ async def test_a_post_to_no_route_is_404_or_405_not_a_csrf_refusal(node, session
                          ("/actors/group", 405), ("/nowhere", 404)):
         async with session.post(node.base + path, data=b"{}", headers={"Content-Type": AS_JSON}) as response:
             assert response.status == status, (path, await response.text())
+
+
+async def test_a_form_post_with_an_origin_no_parser_takes_is_refused_as_from_another_site(node, session):
+    for origin in ("http://[::1", "http://a\uff03b"):
+        async with session.post(node.base + "/login", data={"csrf": "x"}, headers={"Origin": origin}) as response:
+            assert response.status == 403, origin

@@ -8,12 +8,11 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import aiosqlite
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from node.activitypub.convert import BadDocument, keys_of, origin, parse_actor, types_of
+from node.activitypub.convert import BadDocument, host_of, keys_of, origin, parse_actor, types_of
 from node.activitypub.fetch import FetchError, HttpClient, connect_host, strip_fragment
 from node.activitypub.ratelimit import HostRateLimiter
 from node.activitypub.signatures import PublicKey, load_public_key
@@ -152,7 +151,7 @@ class KeyResolver:
 
     async def refetch(self, key_id: str) -> ResolvedKey | None:
         """Fetch the key again after it failed, at most once per host per refetch window."""
-        host = urlsplit(key_id).netloc.lower()
+        host = host_of(key_id)
         now = time.monotonic()
         if now - self._last_refetch.get(host, -1e9) < self.refetch_seconds:
             return None

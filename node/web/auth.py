@@ -124,7 +124,7 @@ async def _load_session(request: web.Request, token: str) -> None:
 async def _check_csrf(request: web.Request) -> None:
     origin = request.headers.get("Origin")
     base = urlsplit(request.app[CONFIG].base_url)
-    if origin and origin != "null" and urlsplit(origin)[:2] != base[:2]:
+    if origin and origin != "null" and _scheme_and_host(origin) != base[:2]:
         raise web.HTTPForbidden(text="this form was sent from another site")
     if not _is_form(request):
         raise web.HTTPForbidden(text="forms on this site are sent as forms")
@@ -135,6 +135,13 @@ async def _check_csrf(request: web.Request) -> None:
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
         raise web.HTTPForbidden(text="this form has expired or was not sent from this site; go back, reload the"
                                      " page and try again")
+
+
+def _scheme_and_host(url: str) -> tuple[str, str] | None:
+    try:
+        return urlsplit(url)[:2]
+    except ValueError:  # "http://[::1": from no site at all, so not from this one
+        return None
 
 
 def require_member(handler: Handler) -> Handler:
