@@ -94,7 +94,8 @@ async def _http(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     client = signing_client(config, await local_actors.group(app[DB]), resolver=app[RESOLVER])
     app[HTTP] = client
-    app[KEYS] = KeyResolver(app[DB], client, config.key_refetch_seconds, local_base=config.base_url)
+    app[KEYS] = KeyResolver(app[DB], client, config.key_refetch_seconds, local_base=config.base_url,
+                            fetch_rate=config.inbox_rate_per_host, fetch_burst=config.inbox_burst_per_host)
     app[INBOX_WORKER] = InboxWorker(InboxContext(app[DB], config, client, app[KEYS]), clock=app[CLOCK])
     app[DELIVERY] = DeliveryWorker(app[DB], config, client, clock=app[CLOCK])
     app[DECISIONS] = DecisionClock(app[DB], config, client, clock=app[CLOCK])

@@ -27,6 +27,7 @@ from node.commands import post as post_command
 from node.commands import propose as propose_command
 from node.commands import verify_decisions as verify_decisions_command
 from node.commands import vote as vote_command
+from node.commands.arguments import whole_number
 from node.commands.deliveries import add_parser as add_deliveries_parser
 from node.commands.opening import OpenNode, open_node
 from node.config import Config, ConfigError
@@ -228,12 +229,6 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _positive_int(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-    return int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="congregation", description="A federated home for one Congregation.")
     parser.add_argument("--version", action="version", version=f"congregation {__version__}")
@@ -259,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the node")
     data_arg(p)
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
-    p.add_argument("--port", type=_positive_int, default=None, help="listen port (default: base URL's)")
+    p.add_argument("--port", type=whole_number("a port number", 65535), default=None,
+                   help="listen port (default: base URL's)")
     p.add_argument("--log-format", choices=logs.FORMATS, default=None,
                    help="text (default) or json: one JSON object per line on stderr")
     p.add_argument("--init", action="store_true",
@@ -276,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(run=cmd_follows_list)
     for action, func in (("approve", cmd_follows_approve), ("reject", cmd_follows_reject)):
         q = fsub.add_parser(action, help=f"{action} a follow request by its number")
-        q.add_argument("id", type=_positive_int)
+        q.add_argument("id", type=whole_number("a number"))
         data_arg(q)
         q.set_defaults(run=func)
 

@@ -87,6 +87,20 @@ def configure(level: str, fmt: str = "text") -> None:
     logging.captureWarnings(True)
 
 
+# Route parameters that are secrets (invitation and reset links): whoever reads the log must not be able to use them.
+SECRET_PARAMS = ("token",)
+
+
+def loggable_path(request: web.Request) -> str:
+    """The request's path with the value of every secret route parameter replaced."""
+    path = request.path
+    for name in SECRET_PARAMS:
+        value = request.match_info.get(name)
+        if value:
+            path = path.replace(value, "[redacted]")
+    return path
+
+
 def _incoming_or_new(request: web.Request) -> str:
     incoming = request.headers.get(HEADER)
     if incoming is not None and SANE_ID.fullmatch(incoming):
@@ -105,7 +119,7 @@ async def _answer(request: web.Request, handler, request_id: str) -> web.StreamR
         raise web.HTTPGatewayTimeout(headers={HEADER: request_id}) from None
     except Exception:
         # Logged here, not by aiohttp, so the traceback carries the request id as well.
-        log.exception("error handling %s %s", request.method, request.path)
+        log.exception("error handling %s %s", request.method, loggable_path(request))
         raise web.HTTPInternalServerError(headers={HEADER: request_id}) from None
 
 
@@ -141,8 +155,9 @@ def request_ids(log_requests: bool = False):
             raise
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
-            access_log.info("%s %s %d %.1f ms", request.method, request.path, status, duration_ms,
-                            extra={"method": request.method, "path": request.path, "status": status,
+            path = loggable_path(request)
+            access_log.info("%s %s %d %.1f ms", request.method, path, status, duration_ms,
+                            extra={"method": request.method, "path": path, "status": status,
                                    "duration_ms": duration_ms})
             REQUEST_ID.reset(token)
         if not response.prepared:

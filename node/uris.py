@@ -83,3 +83,13 @@ def proposal_uuid(config: Config, uri: object) -> str | None:
 
 def is_local(config: Config, uri: str) -> bool:
     return uri.startswith(config.base_url + "/")
+
+
+def number(text: str | None, high: int) -> int | None:
+    """A count or sequence number from a URL (1..high), or None. Only ASCII digits and never more than `high`'s
+    length: str.isdigit() also takes '²' and '٣', which int() refuses or reads, and int() of a long enough string
+    raises (or yields a number SQLite cannot bind)."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
+        return None
+    value = int(text)
+    return value if 1 <= value <= high else None

@@ -95,3 +95,20 @@ def test_cli__bad_toml_names_the_file(data):
 
 def test_cli__unknown_command():
     assert_one_line_error(cli("frobnicate"), "invalid choice")
+
+
+HUGE = "9" * 25  # past SQLite's integers: int() takes it, binding it raised OverflowError
+
+
+@pytest.mark.parametrize("args", [
+    ("follows", "approve", HUGE), ("follows", "reject", "٣"), ("member", "log", "--limit", HUGE),
+    ("post", "--as", "ada", "--edit", HUGE, "text"), ("post", "--as", "ada", "--delete", "²"),
+    ("propose", "--as", "ada", "--title", "T", "--closes", f"{HUGE}d"),
+    ("propose", "--as", "ada", "--title", "T", "--closes", "99999999999m"),
+], ids=["approve-huge", "reject-arabic-digit", "log-limit-huge", "edit-huge", "delete-superscript", "closes-huge",
+        "closes-minutes"])
+def test_cli__a_number_out_of_range_is_a_one_line_error(data, args):
+    assert cli("member", "add", "ada", "--data", str(data))[0] == 0
+    code, out, err = cli(*args, "--data", str(data))
+    assert_one_line_error((code, out, err))
+    assert "unexpected error" not in err

@@ -175,6 +175,25 @@ async def test_fetch__url_that_is_not_plain_http_refused(make_client, url):
         await make_client(allow_private=True).get_json(url)
 
 
+@pytest.mark.parametrize("url", [
+    pytest.param("http://[::1/actor", id="unclosed-ipv6"),
+    pytest.param(f"http://{'a' * 64}.example/actor", id="label-over-63"),
+    pytest.param(f"http://{'x' * 5000}/actor", id="huge-host"),
+    pytest.param("http://xn--/actor", id="empty-punycode"),
+    pytest.param("http://exa\u0000mple.org/actor", id="nul"),
+    pytest.param("http://[fe80::1%25%zz]/actor", id="bad-zone"),
+])
+@pytest.mark.parametrize("allow_private", [False, True])
+async def test_fetch__malformed_url_is_a_fetch_error_never_another_exception(make_client, url, allow_private):
+    # Whatever a stranger puts in a keyId or an object id, the client refuses it as FetchError (which callers
+    # handle), never ValueError or UnicodeError from the parser or the resolver (which became a 500)
+    client = make_client(allow_private=allow_private)
+    with pytest.raises(FetchError):
+        await client.get_json(url)
+    with pytest.raises(FetchError):
+        await client.post(url, b"{}")
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 async def test_fetch__loopback_allowed_when_private_addresses_are_on(make_client, origin, host):
     origin.document("/actor", host=host)
@@ -292,6 +311,9 @@ async def test_fetch__activitystreams_content_types_accepted(make_client, origin
     "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::127.0.0.1", "::10.0.0.1",
     "::ffff:0:7f00:1", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:1", "2002:7f00:1::",
     "2002:c0a8:101::1", "not an address", "", "127.1", "2130706433",
+    # What this Python's tables call global though nothing here should reach it: IPv6 site-local (deprecated,
+    # still routed inside some networks), IETF special-purpose IPv4, IPv6 documentation and SRv6 SIDs
+    "fec0::1", "feff::1", "192.0.0.8", "192.0.0.9", "3fff::1", "5f00::1", "64:ff9b::c000:8",
 ])
 def test_is_public__private_and_tricky_addresses_are_not(address):
     assert not is_public(address)

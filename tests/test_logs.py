@@ -219,3 +219,28 @@ async def test_logs__a_handler_that_fails_still_answers_with_its_id(session):
     errors = [json.loads(line) for line in out.getvalue().splitlines() if '"level": "ERROR"' in line]
     assert [(e["request_id"], e["message"]) for e in errors] == [("test-500", "error handling GET /broken")]
     assert "RuntimeError: boom" in errors[0]["exc"]
+
+
+async def test_logs__secret_tokens_in_paths_are_not_logged(make_node, session):
+    # Given a node that logs every request, and a handler that keeps every line
+    node = await make_node(log_requests=True)
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logs.JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    level, root.level = root.level, logging.INFO
+    try:
+        # When invitation and reset links are opened (their token is all it takes to join or take an account)
+        for path in ("/invite/SEKRIT-invite-token", "/reset/SEKRIT-reset-token"):
+            async with session.get(node.base + path) as response:
+                await response.read()
+    finally:
+        root.removeHandler(handler)
+        root.level = level
+    # Then the requests are logged, and their tokens are not (aiohttp's own access log, which the test server
+    # keeps, is off in `congregation serve`)
+    lines = [entry for line in out.getvalue().splitlines()
+             if not (entry := json.loads(line))["logger"].startswith("aiohttp.")]
+    assert {e.get("path") for e in lines} >= {"/invite/[redacted]", "/reset/[redacted]"}
+    assert "SEKRIT" not in json.dumps(lines)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from node.activitypub import signatures
 from node.activitypub.as2.parse import PUBLIC
 from node.processing.posts import delete_post, edit_post, publish_post
 from tests.factories import add_member, deliver_all, follow, get_as, received
+from tests.fediverse import AS_JSON
 
 
 async def test_member_post_public__create_to_member_followers_and_group_announces_both_forms(
@@ -147,3 +149,22 @@ async def test_post_page__browser_gets_html_for_public_only(make_posting_node, s
     await delete_post(node.db, node.config, ada, public.id)
     async with session.get(f"{node.base}/posts/{public.uuid}", headers=browser) as r:
         assert r.status == 410 and "Soup" not in await r.text()
+
+
+async def test_get_members_only_note__signed_by_a_member__private_to_every_cache(make_posting_node, session):
+    # Given a members-only post, and a member's signed GET (a sibling server's cache could sit in between)
+    node = await make_posting_node()
+    ada = await add_member(node)
+    post = await publish_post(node.db, node.config, ada, "secret plans", "members")
+    key, key_id = signatures.load_private_key(ada.private_key_pem), f"{node.base}/actors/ada#main-key"
+    note = f"{node.base}/posts/{post.uuid}"
+    for url in (note, note + "/activity", node.group_id + "/members"):
+        headers = {"Accept": AS_JSON, **signatures.sign("GET", url, key_id, key, None, None)}
+        async with session.get(url, headers=headers) as response:
+            # Then the member reads it, and no shared cache may keep it for the next, unsigned, request
+            assert response.status == 200, url
+            assert response.headers["Cache-Control"] == "private, no-store"
+    # While a public post may be cached as before
+    public = await publish_post(node.db, node.config, ada, "open to all", "public")
+    async with session.get(f"{node.base}/posts/{public.uuid}", headers={"Accept": AS_JSON}) as response:
+        assert response.status == 200 and "Cache-Control" not in response.headers

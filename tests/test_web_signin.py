@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from node.web.auth import LOGIN_FAILURES_PER_ADDRESS, LOGIN_FAILURES_PER_HANDLE
@@ -76,6 +78,24 @@ async def test_signin__next_cannot_leave_the_site(node, visitor):
         assert r.status == 303 and r.headers["Location"] == "/home"
 
 
+# Browsers drop tabs and newlines from a URL (so does yarl, building the Location): each of these is //evil.example.
+SNEAKY_NEXT = ["/\t/evil.example/", "/\n/evil.example/", "/\r/evil.example/", "\t//evil.example/", "/ /evil.example/",
+               "/\\evil.example/", "/\x7f/evil.example/"]
+
+
+@pytest.mark.parametrize("target", SNEAKY_NEXT)
+async def test_signin__next_with_a_control_character_cannot_leave_the_site(node, visitor, target):
+    await make_member(node, "ada")
+    token = await visitor.csrf()
+    async with visitor.session.post(visitor.url("/login"), allow_redirects=False,
+                                    data={"csrf": token, "handle": "ada", "password": "correct horse battery",
+                                          "next": target}) as r:
+        assert r.status == 303 and r.headers["Location"] == "/home"
+    # And once signed in, the sign-in page sends the visitor on at once: there too
+    async with visitor.session.get(visitor.url("/login"), params={"next": target}, allow_redirects=False) as r:
+        assert r.status == 303 and r.headers["Location"] == "/home"
+
+
 async def test_signin__session_cookie_is_httponly_and_samesite(node, visitor):
     await make_member(node, "ada")
     token = await visitor.csrf()
@@ -145,3 +165,43 @@ async def test_signin__a_bad_trusted_proxies_setting_stops_the_node_naming_it(tm
     config = init_node(tmp_path / "n", free_port(), "N")
     with pytest.raises(ConfigError, match=r"setting trusted_proxies: 'ten\.0\.0\.0/8' is not an address"):
         load(config.data_dir, env={"CONGREGATION_TRUSTED_PROXIES": "127.0.0.1, ten.0.0.0/8"})
+
+
+async def test_signin__a_burst_is_held_to_the_limit_not_just_what_comes_after_it(node, visitor):
+    # Given a member, and a stranger who sends many sign-ins at once (each one costs the node an argon2 hash)
+    await make_member(node, "ada")
+    token = await visitor.csrf()
+
+    async def attempt(i: int) -> int:
+        async with visitor.session.post(visitor.url("/login"), allow_redirects=False,
+                                        data={"csrf": token, "handle": f"nobody{i}", "password": "wrong"}) as r:
+            return r.status
+
+    statuses = await asyncio.gather(*(attempt(i) for i in range(LOGIN_FAILURES_PER_ADDRESS * 2)))
+    # Then only the per-address limit is checked; the rest are held back before any hashing
+    assert sorted(statuses) == [401] * LOGIN_FAILURES_PER_ADDRESS + [429] * LOGIN_FAILURES_PER_ADDRESS
+
+
+async def test_signin__successes_from_one_address_are_not_counted_as_failures(node):
+    # Given more members than failures allowed per address, all behind one address (an office)
+    visitors = []
+    for i in range(LOGIN_FAILURES_PER_ADDRESS + 2):
+        await make_member(node, f"member{i}")
+        visitors.append(Visitor(node))
+    try:
+        # Then every one of them signs in
+        assert [(await v.sign_in(f"member{i}"))[0] for i, v in enumerate(visitors)] == [200] * len(visitors)
+    finally:
+        for v in visitors:
+            await v.close()
+
+
+def test_throttle__an_ipv6_client_counts_by_its_64():
+    from node.web.auth import LoginThrottle
+    throttle = LoginThrottle(clock=lambda: 1000.0)
+    # One host holds a whole /64: each attempt from a new address in it still counts against the same client
+    for i in range(LOGIN_FAILURES_PER_ADDRESS):
+        throttle.attempted(f"nobody{i}", f"2001:db8:1:2::{i + 1:x}")
+    assert throttle.retry_after("someone", "2001:db8:1:2:ffff::1") > 0
+    assert throttle.retry_after("someone", "2001:db8:1:3::1") == 0
+    assert throttle.retry_after("someone", "::ffff:198.51.100.7") == 0

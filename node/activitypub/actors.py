@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from aiohttp import web
 
@@ -14,18 +15,25 @@ from node.activitypub.as2.documents import (
     collection,
     collection_page,
 )
-from node.activitypub.keys import KeyUnavailable
+from node.activitypub.keys import KEY_UNAVAILABLE, KeyUnavailable
+from node.activitypub.ratelimit import retry_after_header
 from node.activitypub.signatures import SignatureError
 from node.activitypub.verify import SignatureCheck, check, pending_signature
 from node.appkeys import CONFIG, DB, KEYS
 from node.store import follows, local_actors, outbox
 from node.store.local_actors import LocalActor
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
-def as_response(document: dict) -> web.Response:
-    return web.Response(body=json.dumps(document).encode(), content_type=AS_JSON, headers={"Vary": "Accept"})
+def as_response(document: dict, private: bool = False) -> web.Response:
+    """The document as AS2; `private` for one only a member's signature may read, which no shared cache may keep
+    (it would hand it to the next unsigned request)."""
+    headers = {"Vary": "Accept"}
+    if private:
+        headers["Cache-Control"] = "private, no-store"
+    return web.Response(body=json.dumps(document).encode(), content_type=AS_JSON, headers=headers)
 
 
 async def signed_fetcher(request: web.Request) -> SignatureCheck | None:
@@ -36,9 +44,16 @@ async def signed_fetcher(request: web.Request) -> SignatureCheck | None:
     try:
         pending = pending_signature(config, request.method, request.raw_path, request.headers, None)
         return await check(pending, request.app[KEYS])
-    except (SignatureError, KeyUnavailable) as exc:
-        raise web.HTTPUnauthorized(text=json.dumps({"error": exc.reason}), content_type="application/json") \
-            from None
+    except SignatureError as exc:
+        reason = exc.reason
+    except KeyUnavailable as exc:
+        if exc.retry_after is not None:
+            raise web.HTTPTooManyRequests(
+                text=json.dumps({"error": "too many unknown keys to fetch; try again later"}),
+                content_type="application/json", headers={"Retry-After": retry_after_header(exc.retry_after)}) from None
+        log.info("signed GET: the key of %s cannot be had: %s", pending.key_id, exc.reason)
+        reason = KEY_UNAVAILABLE
+    raise web.HTTPUnauthorized(text=json.dumps({"error": reason}), content_type="application/json")
 
 
 async def require_fetch_signature(request: web.Request) -> None:
@@ -65,9 +80,10 @@ def _page_number(request: web.Request) -> int | None:
     raw = request.query.get("page")
     if raw is None:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    page = uris.number(raw, 100_000)
+    if page is None:
         raise web.HTTPBadRequest(text="page must be a number from 1")
-    return int(raw)
+    return page
 
 
 async def _follow_collection(request: web.Request, which: str) -> web.Response:
@@ -111,9 +127,10 @@ async def get_outbox(request: web.Request) -> web.Response:
     if request.query.get("page") is None:
         return as_response(collection(uri, total, f"{uri}?page=true"))
     raw_max = request.query.get("max_id")
-    if raw_max is not None and not raw_max.isdigit():
+    max_id = uris.number(raw_max, 2**63 - 1) if raw_max else None
+    if raw_max and max_id is None:
         raise web.HTTPBadRequest(text="max_id must be a number")
-    rows = await outbox.page(db, actor.id, config.page_size + 1, int(raw_max) if raw_max else None)
+    rows = await outbox.page(db, actor.id, config.page_size + 1, max_id)
     items = [json.loads(body) for _, body in rows[: config.page_size]]
     more = len(rows) > config.page_size
     this = f"{uri}?page=true" + (f"&max_id={raw_max}" if raw_max else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from node import uris
 from node.activitypub.actors import as_response, require_fetch_signature
 from node.activitypub.as2.context import RECORD_CONTEXT
 from node.activitypub.as2.decisions import decisions_uri, log_item
@@ -37,9 +38,9 @@ async def get_decisions(request: web.Request) -> web.Response:
     raw = request.query.get("page")
     if raw is None:
         return as_response(collection(uri, total, f"{uri}?page=1"))
-    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
+    page = uris.number(raw, 1_000_000)
+    if page is None:
         raise web.HTTPBadRequest(text="page must be a number from 1")
-    page = int(raw)
     rows = await proposals_store.entries(db, after=(page - 1) * LOG_PAGE, limit=LOG_PAGE)
     more = (page * LOG_PAGE) < total
     document = collection_page(
@@ -53,11 +54,11 @@ async def get_decisions(request: web.Request) -> web.Response:
 async def get_decision(request: web.Request) -> web.Response:
     """One record of the log, at its id: the same item as in the collection's page."""
     group_uri, kid = await _group(request)
-    raw = request.match_info["seq"]
-    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000_000:
+    seq = uris.number(request.match_info["seq"], 1_000_000_000)
+    if seq is None:
         raise web.HTTPNotFound(text="no such decision")
-    rows = await proposals_store.entries(request.app[DB], after=int(raw) - 1, limit=1)
-    if not rows or rows[0].seq != int(raw):
+    rows = await proposals_store.entries(request.app[DB], after=seq - 1, limit=1)
+    if not rows or rows[0].seq != seq:
         raise web.HTTPNotFound(text="no such decision")
     return as_response({"@context": RECORD_CONTEXT, **log_item(group_uri, kid, rows[0])})
 

@@ -53,8 +53,12 @@ def connect_host(url: str) -> str | None:
 
 def check_url(url: str, allow_private: bool) -> None:
     """Refuse non-http(s) URLs and IP literals that are not public (aiohttp skips the resolver for those)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # "http://[::1" and the like
+        raise FetchError(f"refusing to fetch {url!r}: not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise FetchError(f"refusing to fetch {url!r}: only http(s) URLs with a host")
     if parts.username or parts.password:
         raise FetchError(f"refusing to fetch {url!r}: URLs with credentials are not fetched")
@@ -74,7 +78,10 @@ def check_url(url: str, allow_private: bool) -> None:
 
 
 def strip_fragment(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL anyone could fetch; what matters is that it is not an error
+        return url.partition("#")[0]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
 
 
@@ -145,6 +152,8 @@ class HttpClient:
                 raise FetchError(f"fetching {current} timed out") from None
             except OSError as exc:
                 raise FetchError(f"cannot fetch {current}: {exc}") from None
+            except ValueError as exc:  # UnicodeError too: a host the IDNA codec or the resolver cannot take
+                raise FetchError(f"cannot fetch {current}: not a valid URL ({exc})") from None
             if require_as and content_type not in AS_TYPES:
                 raise FetchError(f"{current} is not an ActivityStreams document ({content_type or 'no type'})")
             try:
@@ -174,3 +183,5 @@ class HttpClient:
             raise FetchError(f"posting to {url} timed out") from None
         except OSError as exc:
             raise FetchError(f"cannot post to {url}: {exc}") from None
+        except ValueError as exc:  # UnicodeError too: a host the IDNA codec or the resolver cannot take
+            raise FetchError(f"cannot post to {url}: not a valid URL ({exc})") from None

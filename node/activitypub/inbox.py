@@ -16,7 +16,7 @@ from aiohttp import web
 
 from node.activitypub.as2 import parse
 from node.activitypub.jsonsafe import BadJSON, loads_object
-from node.activitypub.keys import KeyUnavailable
+from node.activitypub.keys import KEY_UNAVAILABLE, KeyUnavailable
 from node.activitypub.ratelimit import retry_after_header
 from node.activitypub.signatures import SignatureError
 from node.activitypub.verify import check, pending_signature
@@ -165,10 +165,14 @@ async def post_inbox(request: web.Request) -> web.Response:
         return refuse(exc.status, exc.reason, "unsigned" if exc.status == 401 and "not signed" in exc.reason
                       else "signature")
     except KeyUnavailable as exc:
+        if exc.retry_after is not None:
+            return refuse(429, "too many unknown keys to fetch; try again later", "key_throttled",
+                          **{"Retry-After": retry_after_header(exc.retry_after)})
         if exc.gone and _is_delete(body):
             # A deleted actor's key is gone too (410); we hold nothing of theirs to remove.
             return web.Response(status=202)
-        return refuse(401, exc.reason, "key_unavailable")
+        log.info("inbox: the key of %s cannot be had: %s", pending.key_id, exc.reason)
+        return refuse(401, KEY_UNAVAILABLE, "key_unavailable")
     sender_host = parse.host_of(signer.key_owner)
     # A verified request proves the host is up: deliveries waiting for it need not wait out their backoff.
     delivery = request.app[DELIVERY]

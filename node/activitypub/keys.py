@@ -8,13 +8,13 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import aiosqlite
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from node.activitypub.as2.parse import BadDocument, keys_of, origin, parse_actor, types_of
-from node.activitypub.fetch import FetchError, HttpClient, strip_fragment
+from node.activitypub.as2.parse import BadDocument, host_of, keys_of, origin, parse_actor, types_of
+from node.activitypub.fetch import FetchError, HttpClient, connect_host, strip_fragment
+from node.activitypub.ratelimit import HostRateLimiter
 from node.activitypub.signatures import PublicKey, load_public_key
 from node.db import transaction
 from node.store import local_actors, remote
@@ -23,13 +23,26 @@ log = logging.getLogger(__name__)
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
-class KeyUnavailable(Exception):
-    """The key cannot be had or does not belong to who it claims; `gone` when its actor answered 410."""
+# All a sender is told when its key cannot be had: the keyId is any URL a stranger likes, and what fetching it
+# showed (an answer, a status, an id, a name that resolves inside) is for our log, never for them.
+KEY_UNAVAILABLE = "the signing key could not be fetched or used"
+# Unknown keys fetched at once, whoever names them: however many slow servers strangers name in keyIds, the
+# node's other outbound connections (deliveries) stay free. Each key host also gets the inbox's allowance.
+MAX_KEY_FETCHES = 32
 
-    def __init__(self, reason: str, gone: bool = False):
+
+class KeyUnavailable(Exception):
+    """The key cannot be had or does not belong to who it claims; `gone` when its actor answered 410.
+
+    `reason` says why, for the log; answers to the sender carry KEY_UNAVAILABLE only. `retry_after` (seconds)
+    when the key was not fetched because too many were: the sender may try again then.
+    """
+
+    def __init__(self, reason: str, gone: bool = False, retry_after: float | None = None):
         super().__init__(reason)
         self.reason = reason
         self.gone = gone
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -64,7 +77,8 @@ class KeyResolver:
     """key id → (owner, key), with a memory cache in front of the remote_keys table."""
 
     def __init__(self, db: aiosqlite.Connection, client: HttpClient, refetch_seconds: int,
-                 memory_size: int = 20_000, local_base: str | None = None):
+                 memory_size: int = 20_000, local_base: str | None = None, fetch_rate: float = 20.0,
+                 fetch_burst: int = 300):
         self.db = db
         # Our own actors' keys are read from our database: fetching them from ourselves with a signed GET
         # (authorized_fetch) would wait on its own key lookup.
@@ -75,6 +89,7 @@ class KeyResolver:
         self._memory: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._last_refetch: dict[str, float] = {}
         self._in_flight: dict[str, asyncio.Future[ResolvedKey]] = {}
+        self._allowance = HostRateLimiter(fetch_rate, fetch_burst)
 
     async def resolve(self, key_id: str) -> ResolvedKey:
         cached = self._memory.get(key_id)
@@ -87,7 +102,19 @@ class KeyResolver:
             return self._resolved(key_id, *cached)
         if self.local_actors_prefix and key_id.startswith(self.local_actors_prefix):
             return await self._local(key_id)
+        if key_id not in self._in_flight:  # waiting for a fetch under way costs nothing more
+            self._admit(key_id)
         return await self._fetch_once(key_id)
+
+    def _admit(self, key_id: str) -> None:
+        """Refuse (KeyUnavailable with retry_after) a fetch past MAX_KEY_FETCHES at once or its host's allowance."""
+        if len(self._in_flight) >= MAX_KEY_FETCHES:
+            raise KeyUnavailable(f"{MAX_KEY_FETCHES} keys are being fetched already", retry_after=1.0)
+        # By host name as the connector will see it: another port, case or a trailing dot is the same server.
+        host = (connect_host(key_id) or "").lower().rstrip(".")
+        wait = self._allowance.take(host)
+        if wait:
+            raise KeyUnavailable(f"too many unknown keys at {host}", retry_after=wait)
 
     async def _local(self, key_id: str) -> ResolvedKey:
         path, _, fragment = key_id.partition("#")
@@ -124,7 +151,7 @@ class KeyResolver:
 
     async def refetch(self, key_id: str) -> ResolvedKey | None:
         """Fetch the key again after it failed, at most once per host per refetch window."""
-        host = urlsplit(key_id).netloc.lower()
+        host = host_of(key_id)
         now = time.monotonic()
         if now - self._last_refetch.get(host, -1e9) < self.refetch_seconds:
             return None

@@ -14,6 +14,10 @@ _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 _6TO4 = ipaddress.ip_network("2002::/16")
 # ::ffff:0:a.b.c.d, the IPv4-translated form of SIIT (RFC 2765); Python calls it global.
 _TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+# Not for us to reach, though Python's tables (which change between versions) may call them global: IPv6
+# site-local (deprecated, still routed inside some networks), IETF special-purpose IPv4 (RFC 6890), IPv6
+# documentation (RFC 9637) and SRv6 SIDs (RFC 9602).
+_NOT_GLOBAL = tuple(ipaddress.ip_network(n) for n in ("fec0::/10", "192.0.0.0/24", "3fff::/20", "5f00::/16"))
 
 
 class AddressRefused(OSError):
@@ -43,7 +47,8 @@ def is_public(address: str) -> bool:
     except ValueError:
         return False
     inner = unwrap(ip)
-    return inner.is_global and not inner.is_multicast
+    return (inner.is_global and not inner.is_multicast and not inner.is_reserved
+            and not any(inner.version == net.version and inner in net for net in _NOT_GLOBAL))
 
 
 def literal_ip(host: str) -> str | None:

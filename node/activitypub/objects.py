@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
 from node.activitypub.actors import as_response, require_fetch_signature, signed_fetcher
 from node.activitypub.as2 import notes
-from node.activitypub.as2.documents import AS_JSON, actor_id, collection_page, local_username
+from node.activitypub.as2.documents import actor_id, collection_page, local_username
 from node.appkeys import CONFIG, DB
 from node.store import local_actors, outbox
 from node.store import posts as posts_store
@@ -43,8 +41,9 @@ async def _visible_post(request: web.Request) -> Post:
 
 def _gone(request: web.Request, post: Post) -> web.Response:
     """Mastodon answers a deleted status with 410 and a Tombstone."""
-    return web.Response(status=410, body=json.dumps(notes.tombstone(request.app[CONFIG], post)).encode(),
-                        content_type=AS_JSON)
+    response = as_response(notes.tombstone(request.app[CONFIG], post), private=post.visibility != "public")
+    response.set_status(410)
+    return response
 
 
 async def _note(request: web.Request, post: Post) -> dict:
@@ -59,7 +58,7 @@ async def post_json(request: web.Request) -> web.Response:
     post = await _visible_post(request)
     if post.deleted_at is not None:
         return _gone(request, post)
-    return as_response(await _note(request, post))
+    return as_response(await _note(request, post), private=post.visibility != "public")
 
 
 @routes.get("/posts/{uuid}/activity")
@@ -71,7 +70,7 @@ async def get_post_activity(request: web.Request) -> web.Response:
     stored = await outbox.by_activity_id(request.app[DB], note["id"] + "/activity")
     if stored is None:
         raise web.HTTPNotFound(text="no such activity")
-    return as_response(notes.create_activity(note))
+    return as_response(notes.create_activity(note), private=post.visibility != "public")
 
 
 @routes.get("/actors/{username}/members")
@@ -85,4 +84,4 @@ async def get_members(request: web.Request) -> web.Response:
     document = collection_page(uri, uri, items, None)
     document.update(type="OrderedCollection", totalItems=len(items))
     del document["partOf"]
-    return as_response(document)
+    return as_response(document, private=True)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from node import uris
 from node.activitypub import signatures
 from node.activitypub.as2.documents import actor_id
+from node.commands.arguments import whole_number
 from node.commands.opening import open_node
 from node.governance import accounts, invitations, membership
 from node.governance.membership import MembershipError
@@ -32,10 +33,7 @@ def read_password(stream=None) -> str:
     return stream.readline().rstrip("\r\n")
 
 
-def _count(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 1, got {text!r}")
-    return int(text)
+_count = whole_number("a number from 1")
 
 
 def _when(iso: str) -> str:

@@ -7,16 +7,13 @@ import os
 import sys
 
 from node.activitypub.as2.notes import post_uri
+from node.commands.arguments import whole_number
 from node.commands.opening import open_node
 from node.processing.posts import PostError, delete_post, edit_post, publish_post
 from node.store import local_actors
 
-
-def _post_number(text: str) -> int:
-    """The number `congregation post` printed when the post was made."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a post number, got {text!r}")
-    return int(text)
+# The number `congregation post` printed when the post was made.
+_post_number = whole_number("a post number")
 
 
 async def cmd_post(args: argparse.Namespace) -> int:

@@ -16,7 +16,8 @@ from node.processing import proposals as processing_proposals
 from node.store import local_actors
 from node.store import proposals as proposals_store
 
-DURATION = re.compile(r"^(\d+)([mhd])$")
+# Six ASCII digits hold a year in minutes (governance refuses longer): more overflowed timedelta.
+DURATION = re.compile(r"^([0-9]{1,6})([mhd])$")
 
 
 def closing_time(text: str) -> datetime:

@@ -82,7 +82,8 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await _load_session(request, token)
-    if request.method == "POST":
+    # A request that matches no route has no handler to protect: it gets its 404/405, not a CSRF refusal.
+    if request.method == "POST" and getattr(request.match_info.route, "resource", None) is not None:
         allowance = getattr(request.match_info.handler, BODY_ALLOWANCE, 0)
         if allowance > request.client_max_size and request[MEMBER] is not None:
             request = request.clone(client_max_size=allowance)
@@ -122,7 +123,7 @@ async def _load_session(request: web.Request, token: str) -> None:
 async def _check_csrf(request: web.Request) -> None:
     origin = request.headers.get("Origin")
     base = urlsplit(request.app[CONFIG].base_url)
-    if origin and origin != "null" and urlsplit(origin)[:2] != base[:2]:
+    if origin and origin != "null" and _scheme_and_host(origin) != base[:2]:
         raise web.HTTPForbidden(text="this form was sent from another site")
     if not _is_form(request):
         raise web.HTTPForbidden(text="forms on this site are sent as forms")
@@ -133,6 +134,13 @@ async def _check_csrf(request: web.Request) -> None:
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(sent, expected):
         raise web.HTTPForbidden(text="this form has expired or was not sent from this site; go back, reload the"
                                      " page and try again")
+
+
+def _scheme_and_host(url: str) -> tuple[str, str] | None:
+    try:
+        return urlsplit(url)[:2]
+    except ValueError:  # "http://[::1": from no site at all, so not from this one
+        return None
 
 
 def require_member(handler: Handler) -> Handler:
@@ -188,7 +196,12 @@ def _within(address: str, networks) -> bool:
 
 
 class LoginThrottle:
-    """Failed sign-ins per handle and per address in a sliding window; kept in memory, like Mastodon's Rack::Attack."""
+    """Sign-ins per handle and per address in a sliding window; kept in memory, like Mastodon's Rack::Attack.
+
+    An attempt counts from the moment it is let through, before its password is hashed (an argon2 hash is what a
+    stranger makes us spend), so a burst sent at once is held to the limit too; a success takes its count back.
+    IPv6 clients count by /64: one host holds a whole /64.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._failures: dict[str, deque[float]] = {}
@@ -201,25 +214,48 @@ class LoginThrottle:
             window.popleft()
         return window
 
+    def _keys(self, handle: str, address: str) -> tuple[tuple[str, int], tuple[str, int]]:
+        return (f"h:{handle}", LOGIN_FAILURES_PER_HANDLE), (f"a:{_client_block(address)}", LOGIN_FAILURES_PER_ADDRESS)
+
     def retry_after(self, handle: str, address: str) -> int:
         """Seconds until a sign-in may be tried again; 0 when it may be now."""
         waits = []
-        for key, limit in ((f"h:{handle}", LOGIN_FAILURES_PER_HANDLE), (f"a:{address}", LOGIN_FAILURES_PER_ADDRESS)):
+        for key, limit in self._keys(handle, address):
             window = self._recent(key)
             if len(window) >= limit:
                 waits.append(int(window[0] + LOGIN_WINDOW - self._clock()) + 1)
         return max(waits, default=0)
 
-    def failed(self, handle: str, address: str) -> None:
+    def attempted(self, handle: str, address: str) -> float:
+        """Count a sign-in that is about to be checked; the stamp to hand to succeeded()."""
         now = self._clock()
-        for key in (f"h:{handle}", f"a:{address}"):
+        for key, _ in self._keys(handle, address):
             self._recent(key).append(now)
         if len(self._failures) > 10_000:  # forget idle keys rather than grow without bound
-            for key in [k for k, v in self._failures.items() if not v]:
-                del self._failures[key]
+            for key in list(self._failures):
+                if not self._recent(key):
+                    del self._failures[key]
+        return now
 
-    def succeeded(self, handle: str) -> None:
+    def succeeded(self, handle: str, address: str, stamp: float) -> None:
+        """The attempt counted at `stamp` signed in: it is not held against its address, and the handle starts over."""
         self._failures.pop(f"h:{handle}", None)
+        window = self._failures.get(f"a:{_client_block(address)}")
+        if window is not None and stamp in window:
+            window.remove(stamp)
+
+
+def _client_block(address: str) -> str:
+    """What one client holds: its IPv4 address, or its IPv6 /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 async def start_session(request: web.Request, response: web.StreamResponse, actor: LocalActor) -> None:
@@ -246,7 +282,11 @@ def redirect(location: str) -> web.Response:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: `next=//evil.example` must not become an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site: `next=//evil.example` must not become an open redirect.
+
+    Browsers drop tabs and newlines from a URL (and yarl does, building the Location), so `/<tab>/evil.example`
+    is `//evil.example`: a target with any control character, space or backslash is refused, not cleaned."""
+    if (not target or not target.startswith("/") or target.startswith("//")
+            or any(c <= " " or c in "\\\x7f" for c in target)):
         return "/home"
     return target

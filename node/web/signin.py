@@ -40,11 +40,11 @@ async def login(request: web.Request) -> web.StreamResponse:
         minutes = max(1, round(wait / 60))
         return await error(f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes != 1)}.", 429,
                            **{"Retry-After": str(wait)})
+    stamp = throttle.attempted(handle, address)
     actor = await accounts.authenticate(request.app[DB], handle, password, request.config_dict[HASHER])
     if actor is None:
-        throttle.failed(handle, address)
         return await error("That handle and password do not match.", 401)
-    throttle.succeeded(handle)
+    throttle.succeeded(handle, address, stamp)
     response = redirect(target)
     await start_session(request, response, actor)
     return response

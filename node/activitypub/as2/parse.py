@@ -17,9 +17,17 @@ class BadDocument(Exception):
     """A document lacks what we need from it; the message says what."""
 
 
+# Every URL here comes from a stranger, and urlsplit() raises ValueError for some ("http://[::1", a netloc that
+# NFKC changes): these helpers answer instead, so no caller can be made to raise by a document.
+
+
 @lru_cache(maxsize=4096)
 def origin(url: str) -> str:
-    parts = urlsplit(url)
+    """scheme://netloc, lower-cased; for a URL that does not parse, a value equal to no real origin."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "\0" + url
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
@@ -35,7 +43,10 @@ def ref(value: Any) -> str | None:
 
 
 def host_of(url: str) -> str:
-    return urlsplit(url).netloc.lower()
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:
+        return ""
 
 
 def on_origin(value: Any, home: str) -> bool:
@@ -50,7 +61,10 @@ def on_origin(value: Any, home: str) -> bool:
 def is_http_url(value: Any) -> bool:
     if not isinstance(value, str) or len(value) > 2048:
         return False
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
@@ -82,7 +96,7 @@ def parse_actor(document: dict[str, Any]) -> RemoteActor:
     name = document.get("name")
     return RemoteActor(
         uri=uri, kind=kinds[0], username=username if isinstance(username, str) else None,
-        host=urlsplit(uri).netloc.lower(), inbox=inbox, shared_inbox=shared,
+        host=host_of(uri), inbox=inbox, shared_inbox=shared,
         display_name=name[:200] if isinstance(name, str) else None, fetched_at=now_iso(), deleted_at=None,
     )
 

@@ -57,7 +57,9 @@ async def on_update_note(ctx: InboxContext, activity: dict[str, Any], actor: str
     # A poll's counts change without its `updated` changing (Mastodon's Update(Question)).
     if held.type != "Question" and (held.content, held.name, held.updated) == (note.content, note.name, note.updated):
         return "unchanged"
-    group, reshare = await reshared_by_group(ctx, held)
+    group, reshared = await reshared_by_group(ctx, held)
+    # Passed on only while it stays public: an edit that narrows its audience is not the Group's to announce.
+    reshare = reshared and note.public
     async with transaction(ctx.db):
         await remote_objects.update(ctx.db, note, json.dumps(obj))
         if reshare:
