@@ -151,3 +151,34 @@ async def test_decision_log__verifies_and_catches_altered_dropped_and_reordered_
     forged = [items[0], {"entry": forged_entry, "hash": decision_log.digest(forged_entry),
                          "signature": decision_log.sign(other, forged_entry)}]
     assert "not signed" in decision_log.verify_chain(forged, key).problem
+
+
+async def test_proposal__a_bug_in_one_enactment_does_not_hold_back_the_next(node, monkeypatch):
+    # Given two passed proposals to promote, the first one's enactment broken by a bug (a fault no input can cause)
+    from node.processing import proposals as processing_proposals
+
+    ada = await member(node, "ada", "partner")
+    await member(node, "bo")
+    await member(node, "cy")
+    first = await open_proposal(node, ada, action="promote", action_args={"member": "bo"})
+    second = await open_proposal(node, ada, action="promote", action_args={"member": "cy"})
+    for p in (first, second):
+        await vote(node, p, ada, "agree")
+    prepare, apply = processing_proposals.ENACTORS["promote"]
+
+    async def broken_for_bo(db, config, proposal, prepared):
+        if proposal.id == first.id:
+            raise RuntimeError("a bug")
+        return await apply(db, config, proposal, prepared)
+
+    monkeypatch.setitem(processing_proposals.ENACTORS, "promote", (prepare, broken_for_bo))
+    # When the decision clock closes both
+    await processing_proposals.close_due(node.db, node.config, None, now=NOW + timedelta(days=4))
+    # Then the second is carried out, and the first waits, passed and not enacted, for the next pass
+    assert (await local_actors.by_username(node.db, "cy")).tier == "partner"
+    assert (await local_actors.by_username(node.db, "bo")).tier == "friend"
+    assert [(await store.by_id(node.db, p.id)).state for p in (first, second)] == ["passed", "enacted"]
+    # And once the bug is gone, the next pass carries out the first
+    monkeypatch.setitem(processing_proposals.ENACTORS, "promote", (prepare, apply))
+    await processing_proposals.close_due(node.db, node.config, None, now=NOW + timedelta(days=4))
+    assert (await store.by_id(node.db, first.id)).state == "enacted"

@@ -16,7 +16,7 @@ from node.activitypub.fetch import HttpClient
 from node.activitypub.outbound import federate
 from node.clock import clock_of
 from node.config import Config
-from node.db import transaction
+from node.db import StorageUnavailable, transaction
 from node.governance import membership, proposals
 from node.governance.errors import GovernanceError
 from node.governance.events import Event
@@ -177,6 +177,13 @@ async def close_due(db: aiosqlite.Connection, config: Config, client: HttpClient
     for proposal_id in await proposals.due(db, _moment(db, now)):
         events += await apply(db, config, lambda pid=proposal_id: proposals.close(db, config, pid))
     for proposal in await proposals.to_enact(db):
-        if proposal.action in ENACTORS:
+        if proposal.action not in ENACTORS:
+            continue
+        try:
             events += await enact(db, config, client, proposal)
+        except StorageUnavailable:
+            raise
+        except Exception:
+            # A bug in one enactment must not hold back the others; it is tried again on the next pass.
+            log.exception("carrying out proposal %s failed; trying again on the next pass", proposal.uuid)
     return events
