@@ -350,3 +350,18 @@ def cli(*args: str) -> tuple[int, str, str]:
     proc = subprocess.run([sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=60,
                           check=False)
     return proc.returncode, proc.stdout, proc.stderr
+
+
+@contextlib.asynccontextmanager
+async def listening(handler):
+    """A catch-all server on a free loopback port that answers every path with `handler`; yields the port."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield port
+    finally:
+        await runner.cleanup()

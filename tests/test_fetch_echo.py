@@ -15,7 +15,7 @@ from aiohttp import web
 
 from node.activitypub import signatures
 from node.activitypub.keys import KEY_UNAVAILABLE
-from tests.fediverse import AS_JSON, InProcessNode, free_port, init_node, pooled_key
+from tests.fediverse import AS_JSON, InProcessNode, free_port, init_node, listening, pooled_key
 from tests.resolver import LoopbackDNS
 
 SECRET = "only-the-node-may-see-this"
@@ -43,14 +43,8 @@ async def intranet():
             return web.Response(text=SECRET, content_type="text/html")
         return web.Response(status=403, text=SECRET)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield port, seen
-    await runner.cleanup()
+    async with listening(answer) as port:
+        yield port, seen
 
 
 @pytest.fixture

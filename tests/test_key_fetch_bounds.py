@@ -17,7 +17,7 @@ from aiohttp import web
 
 from node.activitypub import signatures
 from node.activitypub.keys import MAX_KEY_FETCHES
-from tests.fediverse import AS_JSON, InProcessNode, eventually, free_port, init_node, pooled_key
+from tests.fediverse import AS_JSON, InProcessNode, eventually, free_port, init_node, listening, pooled_key
 from tests.resolver import LoopbackDNS
 
 HOSTS = [f"h{i}.victim.test.example" for i in range(MAX_KEY_FETCHES + 5)]
@@ -37,15 +37,9 @@ async def victim():
         state["open"] -= 1
         return web.Response(status=404)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield port, state
-    state["release"].set()
-    await runner.cleanup()
+    async with listening(answer) as port:
+        yield port, state
+        state["release"].set()
 
 
 @pytest.fixture

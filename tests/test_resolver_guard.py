@@ -18,7 +18,7 @@ from node.processing.follows import answer_request, follow
 from node.processing.posts import publish_post
 from node.store import local_actors
 from tests.factories import exchange
-from tests.fediverse import InProcessNode, free_port, init_node
+from tests.fediverse import InProcessNode, free_port, init_node, listening
 from tests.resolver import LoopbackDNS
 from tests.webclient import make_member
 
@@ -32,14 +32,8 @@ async def loopback():
         requests.append(request.path)
         return web.json_response({"id": str(request.url), "type": "Note"}, content_type="application/activity+json")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield port, requests
-    await runner.cleanup()
+    async with listening(answer) as port:
+        yield port, requests
 
 
 def client(resolver=None) -> HttpClient:
