@@ -202,6 +202,7 @@ async def test_forms__wrong_csrf_is_403_and_nothing_changes(node, signed_in):
     await _propose(ada, "Closed one")
     open_uuid, closed_uuid = await _uuid(node, "Open one"), await _uuid(node, "Closed one")
     await _close(node, closed_uuid)
+    await ada.get("/proposals")  # days passed by the node's clock: this visit renews her session, before the snapshot
     before = await node.snapshot()
     rows = [await node.count("proposals"), await node.count("stances"),
             await node.count("proposals", "state = 'open'"), await node.count("proposals", "outcome != ''")]

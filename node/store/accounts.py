@@ -34,8 +34,8 @@ class Session:
 
 
 async def insert_session(db: aiosqlite.Connection, token_hash: str, actor_id: int, csrf: str,
-                         expires_at: str) -> None:
-    now = now_iso()
+                         expires_at: str, now: str | None = None) -> None:
+    now = now or now_iso()
     await db.execute("INSERT INTO sessions (token_hash, actor_id, csrf, created_at, seen_at, expires_at)"
                      " VALUES (?, ?, ?, ?, ?, ?)", (token_hash, actor_id, csrf, now, now, expires_at))
 
@@ -53,9 +53,9 @@ async def session_with_actor(db: aiosqlite.Connection,
     return Session(*row[:6]), (LocalActor(*row[6:]) if row[6] is not None else None)
 
 
-async def touch_session(db: aiosqlite.Connection, token_hash: str, expires_at: str) -> None:
+async def touch_session(db: aiosqlite.Connection, token_hash: str, expires_at: str, now: str | None = None) -> None:
     await db.execute("UPDATE sessions SET seen_at = ?, expires_at = ? WHERE token_hash = ?",
-                     (now_iso(), expires_at, token_hash))
+                     (now or now_iso(), expires_at, token_hash))
 
 
 async def delete_session(db: aiosqlite.Connection, token_hash: str) -> None:

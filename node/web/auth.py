@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from node.appkeys import CONFIG, DB, MEMBER, NEW_CSRF, SESSION, SESSION_TOKEN, UI_RESOURCES
+from node.appkeys import CLOCK, CONFIG, DB, MEMBER, NEW_CSRF, SESSION, SESSION_TOKEN, UI_RESOURCES
 from node.config import proxy_networks
 from node.db import transaction
 from node.governance import accounts
@@ -105,19 +105,25 @@ def is_ui(request: web.Request) -> bool:
     return resource is None or resource in request.app.get(UI_RESOURCES, ())
 
 
+def now(request: web.Request) -> datetime:
+    """The node's clock: deadlines (sessions, closing times, link expiry) are judged by it, as workers judge them."""
+    return datetime.fromtimestamp(request.app[CLOCK].now(), UTC)
+
+
 async def _load_session(request: web.Request, token: str) -> None:
     db, config = request.app[DB], request.app[CONFIG]
     found = await accounts_store.session_with_actor(db, accounts.token_hash(token))
-    now = datetime.now(UTC)
-    if found is None or found[0].expires_at <= iso(now):
+    moment = now(request)
+    if found is None or found[0].expires_at <= iso(moment):
         return
     session, actor = found
     if actor is None or actor.tier is None:
         return
     request[MEMBER], request[SESSION], request[SESSION_TOKEN] = actor, session, token
-    if session.seen_at <= iso(now - TOUCH_EVERY):
+    if session.seen_at <= iso(moment - TOUCH_EVERY):
         async with transaction(db):
-            await accounts_store.touch_session(db, session.token_hash, iso(now + timedelta(days=config.session_days)))
+            await accounts_store.touch_session(db, session.token_hash,
+                                               iso(moment + timedelta(days=config.session_days)), iso(moment))
 
 
 async def _check_csrf(request: web.Request) -> None:
@@ -261,10 +267,12 @@ def _client_block(address: str) -> str:
 async def start_session(request: web.Request, response: web.StreamResponse, actor: LocalActor) -> None:
     db, config = request.app[DB], request.app[CONFIG]
     token, hashed = accounts.new_token()
-    expires = datetime.now(UTC) + timedelta(days=config.session_days)
+    moment = now(request)
+    expires = moment + timedelta(days=config.session_days)
     async with transaction(db):
-        await accounts_store.insert_session(db, hashed, actor.id, secrets.token_urlsafe(24), iso(expires))
-        await accounts_store.delete_expired_sessions(db, iso(datetime.now(UTC)))
+        await accounts_store.insert_session(db, hashed, actor.id, secrets.token_urlsafe(24), iso(expires),
+                                            iso(moment))
+        await accounts_store.delete_expired_sessions(db, iso(moment))
     set_cookie(request, response, SESSION_COOKIE, token, max_age=config.session_days * 86400)
 
 

@@ -3,17 +3,17 @@ refusal, and the time by the node's clock."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import aiosqlite
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from node.appkeys import CLOCK
 from node.governance.errors import GovernanceError, http_status
 from node.governance.membership import Unusable
 from node.store import local_actors
 from node.store.local_actors import LocalActor
+from node.web.auth import now
+
+__all__ = ["Names", "field", "form_status", "now", "read_form", "sentence"]
 
 # Links a person was given: never heard of it, or it has been spent, withdrawn or has run out.
 LINK_STATUS = {"unknown": 404, "used": 410, "revoked": 410, "expired": 410, "departed": 410,
@@ -61,8 +61,3 @@ class Names:
         if actor_id not in self._found:
             self._found[actor_id] = await local_actors.by_id(self._db, actor_id)
         return self._found[actor_id]
-
-
-def now(request: web.Request) -> datetime:
-    """The node's clock: deadlines (closing times, link expiry) are judged by it, as the workers judge them."""
-    return datetime.fromtimestamp(request.app[CLOCK].now(), UTC)

@@ -12,6 +12,7 @@ from node.appkeys import CONFIG, DB, TEMPLATES
 from node.governance.membership import size_status
 from node.store import local_actors
 from node.web.auth import CSRF_FIELD, csrf_token, member
+from node.web.forms import now
 from node.web.notices import for_member
 
 SECURITY_HEADERS = {
@@ -52,7 +53,7 @@ async def context(request: web.Request) -> dict[str, Any]:
         "config": config, "me": me, "csrf_field": CSRF_FIELD, "csrf": csrf_token(request),
         "group": await local_actors.group(db), "path": request.path,
         "size": await size_status(db, config) if me is not None else None,
-        "notices": await for_member(db, config, me) if me is not None else [],
+        "notices": await for_member(db, config, me, now(request)) if me is not None else [],
     }
 
 
