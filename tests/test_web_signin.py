@@ -115,13 +115,13 @@ async def test_signin__removed_members_session_ends(node, visitor):
     assert "<h1>Sign in</h1>" in page
 
 
-async def _fail_from(visitor: Visitor, forwarded_for: str, attempts: int) -> list[int]:
+async def _fail_from(visitor: Visitor, forwarded_for: str, attempts: int, first: int = 0) -> list[int]:
     """Failed sign-ins for as many different handles (so only the per-address limit is reached)."""
     statuses = []
     for i in range(attempts):
         csrf = await visitor.csrf()
         async with visitor.session.post(visitor.url("/login"), allow_redirects=False,
-                                        data={"csrf": csrf, "handle": f"nobody{i}", "password": "wrong password"},
+                                        data={"csrf": csrf, "handle": f"nobody{first + i}", "password": "wrong"},
                                         headers={"X-Forwarded-For": forwarded_for}) as r:
             statuses.append(r.status)
     return statuses
@@ -178,8 +178,10 @@ async def test_signin__a_burst_is_held_to_the_limit_not_just_what_comes_after_it
             return r.status
 
     statuses = await asyncio.gather(*(attempt(i) for i in range(LOGIN_FAILURES_PER_ADDRESS * 2)))
-    # Then only the per-address limit is checked; the rest are held back before any hashing
-    assert sorted(statuses) == [401] * LOGIN_FAILURES_PER_ADDRESS + [429] * LOGIN_FAILURES_PER_ADDRESS
+    # Then at most the per-address limit is checked (fewer when some came while others were being checked: those
+    # are refused at once, and counted); the rest are held back before any hashing
+    assert 0 < statuses.count(401) <= LOGIN_FAILURES_PER_ADDRESS
+    assert statuses.count(429) == len(statuses) - statuses.count(401)
 
 
 async def test_signin__successes_from_one_address_are_not_counted_as_failures(node):
@@ -196,12 +198,17 @@ async def test_signin__successes_from_one_address_are_not_counted_as_failures(no
             await v.close()
 
 
-def test_throttle__an_ipv6_client_counts_by_its_64():
-    from node.web.auth import LoginThrottle
-    throttle = LoginThrottle(clock=lambda: 1000.0)
-    # One host holds a whole /64: each attempt from a new address in it still counts against the same client
-    for i in range(LOGIN_FAILURES_PER_ADDRESS):
-        throttle.attempted(f"nobody{i}", f"2001:db8:1:2::{i + 1:x}")
-    assert throttle.retry_after("someone", "2001:db8:1:2:ffff::1") > 0
-    assert throttle.retry_after("someone", "2001:db8:1:3::1") == 0
-    assert throttle.retry_after("someone", "::ffff:198.51.100.7") == 0
+async def test_signin__an_ipv6_client_counts_by_its_64(make_node):
+    # Given a node behind a proxy, and a client holding a whole IPv6 /64 (one host can)
+    node = await make_node(trusted_proxies="127.0.0.1/32, ::1")
+    attacker = Visitor(node)
+    try:
+        # When each failed sign-in comes from a new address in that /64
+        for i in range(LOGIN_FAILURES_PER_ADDRESS):
+            assert await _fail_from(attacker, f"2001:db8:1:2::{i + 1:x}", 1, first=i) == [401]
+        # Then another address in it is held back, but the next /64 and an IPv4 client are not
+        assert await _fail_from(attacker, "2001:db8:1:2:ffff::1", 1, first=100) == [429]
+        assert await _fail_from(attacker, "2001:db8:1:3::1", 1, first=101) == [401]
+        assert await _fail_from(attacker, "::ffff:198.51.100.7", 1, first=102) == [401]
+    finally:
+        await attacker.close()

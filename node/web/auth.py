@@ -5,9 +5,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -15,10 +14,11 @@ from aiohttp import web
 
 from node.appkeys import CLOCK, CONFIG, DB, MEMBER, NEW_CSRF, SESSION, SESSION_TOKEN, UI_RESOURCES
 from node.config import proxy_networks
-from node.db import transaction
+from node.db import Database, transaction
 from node.governance import accounts
 from node.governance.membership import iso
 from node.store import accounts as accounts_store
+from node.store import throttle as throttle_store
 from node.store.local_actors import LocalActor
 
 SESSION_COOKIE = "congregation_session"
@@ -29,6 +29,10 @@ TOUCH_EVERY = timedelta(hours=1)
 LOGIN_FAILURES_PER_HANDLE = 5
 LOGIN_FAILURES_PER_ADDRESS = 20
 LOGIN_WINDOW = 15 * 60
+# Password checks at once per handle and per client address; one more is refused (429) with this Retry-After.
+VERIFYING_PER_HANDLE = 2
+VERIFYING_PER_ADDRESS = 2
+BUSY_RETRY_AFTER = 5
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -201,54 +205,83 @@ def _within(address: str, networks) -> bool:
     return any(ip in network for network in networks)
 
 
-class LoginThrottle:
-    """Sign-ins per handle and per address in a sliding window; kept in memory, like Mastodon's Rack::Attack.
+@dataclass
+class Attempt:
+    """A sign-in the throttle let through to have its password checked; hand it back to finished()."""
 
-    An attempt counts from the moment it is let through, before its password is hashed (an argon2 hash is what a
-    stranger makes us spend), so a burst sent at once is held to the limit too; a success takes its count back.
-    IPv6 clients count by /64: one host holds a whole /64.
+    handle: str
+    block: str
+    address_row: int
+
+
+@dataclass
+class Refused:
+    """A sign-in held back: over its window's limit, or (busy) while enough others are being checked."""
+
+    wait: int
+    busy: bool = False
+
+
+class LoginThrottle:
+    """Sign-ins per handle and per client address: counted in the database over a window of the node's clock,
+    and bounded in flight in memory.
+
+    An attempt counts before its password is hashed (an argon2 hash is what a stranger makes us spend), inside
+    one transaction with the check, so a burst sent at once is held to the limit too; a success takes its count
+    back. The counts are rows (login_attempts), so a restart hands nobody a fresh allowance. At most
+    VERIFYING_PER_HANDLE and VERIFYING_PER_ADDRESS hashes run at once: one more is refused at once, and counted,
+    rather than queued behind them. IPv6 clients count by /64: one host holds a whole /64.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._failures: dict[str, deque[float]] = {}
-        self._clock = clock
+    def __init__(self) -> None:
+        self._verifying: dict[str, int] = {}
 
-    def _recent(self, key: str) -> deque[float]:
-        now = self._clock()
-        window = self._failures.setdefault(key, deque())
-        while window and window[0] <= now - LOGIN_WINDOW:
-            window.popleft()
-        return window
+    async def admit(self, db: Database, now: float, handle: str, address: str) -> Attempt | Refused:
+        """Let a sign-in through (an Attempt, counted), or hold it back."""
+        block = _client_block(address)
+        keys = [(f"h:{handle}", LOGIN_FAILURES_PER_HANDLE, VERIFYING_PER_HANDLE),
+                (f"a:{block}", LOGIN_FAILURES_PER_ADDRESS, VERIFYING_PER_ADDRESS)]
+        since = now - LOGIN_WINDOW
+        claimed: list[str] = []
+        try:
+            async with transaction(db):
+                await throttle_store.prune(db, since)
+                waits = []
+                for key, limit, _ in keys:
+                    count = await throttle_store.count_since(db, key, since)
+                    if count >= limit:  # free again once all but limit - 1 of them have left the window
+                        oldest = await throttle_store.nth_since(db, key, since, count - limit)
+                        waits.append(int((oldest or now) + LOGIN_WINDOW - now) + 1)
+                if waits:
+                    return Refused(max(waits))
+                rows = await throttle_store.record(db, [key for key, _, _ in keys], now)
+                if any(self._verifying.get(key, 0) >= most for key, _, most in keys):
+                    return Refused(BUSY_RETRY_AFTER, busy=True)
+                for key, _, _ in keys:  # claimed under the transaction's lock: no other admit() runs meanwhile
+                    self._verifying[key] = self._verifying.get(key, 0) + 1
+                    claimed.append(key)
+        except BaseException:
+            self._release(claimed)
+            raise
+        return Attempt(handle, block, rows[1])
 
-    def _keys(self, handle: str, address: str) -> tuple[tuple[str, int], tuple[str, int]]:
-        return (f"h:{handle}", LOGIN_FAILURES_PER_HANDLE), (f"a:{_client_block(address)}", LOGIN_FAILURES_PER_ADDRESS)
+    def finished(self, attempt: Attempt) -> None:
+        """Its password has been checked: another may be."""
+        self._release([f"h:{attempt.handle}", f"a:{attempt.block}"])
 
-    def retry_after(self, handle: str, address: str) -> int:
-        """Seconds until a sign-in may be tried again; 0 when it may be now."""
-        waits = []
-        for key, limit in self._keys(handle, address):
-            window = self._recent(key)
-            if len(window) >= limit:
-                waits.append(int(window[0] + LOGIN_WINDOW - self._clock()) + 1)
-        return max(waits, default=0)
+    async def succeeded(self, db: Database, attempt: Attempt) -> None:
+        """It signed in: it is not held against its address, and the handle starts over."""
+        async with transaction(db):
+            await throttle_store.forget(db, f"h:{attempt.handle}")
+            await throttle_store.forget(db, f"a:{attempt.block}", attempt.address_row)
 
-    def attempted(self, handle: str, address: str) -> float:
-        """Count a sign-in that is about to be checked; the stamp to hand to succeeded()."""
-        now = self._clock()
-        for key, _ in self._keys(handle, address):
-            self._recent(key).append(now)
-        if len(self._failures) > 10_000:  # forget idle keys rather than grow without bound
-            for key in list(self._failures):
-                if not self._recent(key):
-                    del self._failures[key]
-        return now
-
-    def succeeded(self, handle: str, address: str, stamp: float) -> None:
-        """The attempt counted at `stamp` signed in: it is not held against its address, and the handle starts over."""
-        self._failures.pop(f"h:{handle}", None)
-        window = self._failures.get(f"a:{_client_block(address)}")
-        if window is not None and stamp in window:
-            window.remove(stamp)
+    def _release(self, keys: list[str]) -> None:
+        for key in keys:
+            left = self._verifying.get(key, 0) - 1
+            if left > 0:
+                self._verifying[key] = left
+            else:
+                self._verifying.pop(key, None)
 
 
 def _client_block(address: str) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.appkeys import DB, HASHER, LOGIN_THROTTLE
+from node.appkeys import CLOCK, DB, HASHER, LOGIN_THROTTLE
 from node.governance import accounts
-from node.web.auth import client_address, end_session, member, redirect, safe_next, start_session
+from node.web.auth import Refused, client_address, end_session, member, redirect, safe_next, start_session
 from node.web.render import render
 
 routes = web.RouteTableDef()
@@ -26,7 +26,6 @@ async def login(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")))
     throttle = request.app[LOGIN_THROTTLE]
-    address = client_address(request)
 
     async def error(message: str, status: int, **headers: str) -> web.Response:
         response = await render(request, "login.html", status=status, next=target, handle=handle, error=message)
@@ -35,16 +34,21 @@ async def login(request: web.Request) -> web.StreamResponse:
 
     if not handle or not password:
         return await error("Enter your handle and your password.", 400)
-    wait = throttle.retry_after(handle, address)
-    if wait:
-        minutes = max(1, round(wait / 60))
+    admitted = await throttle.admit(request.app[DB], request.app[CLOCK].now(), handle, client_address(request))
+    if isinstance(admitted, Refused):
+        wait = {"Retry-After": str(admitted.wait)}
+        if admitted.busy:
+            return await error("Too many sign-ins at once. Try again in a few seconds.", 429, **wait)
+        minutes = max(1, round(admitted.wait / 60))
         return await error(f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes != 1)}.", 429,
-                           **{"Retry-After": str(wait)})
-    stamp = throttle.attempted(handle, address)
-    actor = await accounts.authenticate(request.app[DB], handle, password, request.config_dict[HASHER])
+                           **wait)
+    try:
+        actor = await accounts.authenticate(request.app[DB], handle, password, request.config_dict[HASHER])
+    finally:
+        throttle.finished(admitted)
     if actor is None:
         return await error("That handle and password do not match.", 401)
-    throttle.succeeded(handle, address, stamp)
+    await throttle.succeeded(request.app[DB], admitted)
     response = redirect(target)
     await start_session(request, response, actor)
     return response
