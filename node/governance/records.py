@@ -13,7 +13,6 @@ Pure: no database, no network; the caller names the verification method (a URI f
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -121,7 +120,8 @@ def make_entry(seq: int, prev: str, visibility: str, body: Any, salt: str, priva
     config = {"type": "DataIntegrityProof", "cryptosuite": CRYPTOSUITE, "verificationMethod": verification_method,
               "proofPurpose": "assertionMethod"}
     signature = _load_private(private_key_pem).sign(_hash_data(config, header))
-    return {"header": header, "body": body, "salt": salt, "proof": {**config, "proofValue": "z" + _b58encode(signature)}}
+    proof = {**config, "proofValue": "z" + _b58encode(signature)}
+    return {"header": header, "body": body, "salt": salt, "proof": proof}
 
 
 @dataclass(frozen=True)
