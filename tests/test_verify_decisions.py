@@ -156,3 +156,38 @@ async def test_verify_decisions__a_version_2_entry_signed_by_another_key_is_caug
     await _edit_v2(logged, 5, resign)
     code, out = await verify(logged)
     assert code == 1 and "entry 5: its proof is not the Congregation's signature" in out
+
+
+async def _signed_get(session, node, url: str, handle: str) -> tuple[dict, str]:
+    """GET signed with a local member's key, as the member's own client would."""
+    actor = await local_actors.by_username(node.db, handle)
+    headers = signatures.sign("GET", url, f"{node.base}/actors/{handle}#main-key",
+                              signatures.load_private_key(actor.private_key_pem), None, None)
+    async with session.get(url, headers={**headers, "Accept": "application/activity+json"}) as r:
+        assert r.status == 200
+        return await r.json(content_type=None), r.headers.get("Cache-Control", "")
+
+
+async def test_decisions__a_members_signed_fetch_gets_the_bodies_it_may_read(logged, session, remote):
+    # Given a friend who is in no crew, besides ada (a Partner in the crew)
+    await member(logged, "bo", "friend")
+    page = f"{logged.group_id}/decisions?page=1"
+    # When ada fetches the log with her signature, Then every body is there, and checks against its commitment
+    ada_page, cache = await _signed_get(session, logged, page, "ada")
+    assert ["body" in i for i in ada_page["orderedItems"]] == [False, False, True, True, True, True]
+    assert "no-store" in cache
+    assert [i["body"]["title"] for i in ada_page["orderedItems"][2:]] == [f"Secret {s} plan" for s in SCOPES]
+    group = await local_actors.group(logged.db)
+    check = decision_log.verify_chain(ada_page["orderedItems"], group.public_key_pem,
+                                      await decision_log.public_multikey(logged.db, group.id))
+    assert check.ok, check.problem
+    # And bo, a friend in no crew, reads the members' body only
+    bo_page, _ = await _signed_get(session, logged, page, "bo")
+    assert [i["header"]["visibility"] for i in bo_page["orderedItems"][2:] if "body" in i] == ["public", "members"]
+    # And a remote actor's signed fetch is a stranger's: header only
+    async with session.get(f"{logged.group_id}/decisions/4", headers={
+            **remote.signed_headers("GET", f"{logged.group_id}/decisions/4", None),
+            "Accept": "application/activity+json"}) as r:
+        assert r.status == 200
+        stranger = await r.json(content_type=None)
+    assert stranger["header"]["visibility"] == "members" and "body" not in stranger
