@@ -18,6 +18,7 @@ from node.governance import crews, decision_log, proposals, records
 from node.store import local_actors
 from node.store import proposals as proposals_store
 from tests.factories import legacy_log_entry, member
+from tests.fediverse import InProcessNode
 
 pytestmark = pytest.mark.slow
 # The proposals closed after the two version-1 entries, in closing order (seq 3, 4, 5, 6).
@@ -191,3 +192,33 @@ async def test_decisions__a_members_signed_fetch_gets_the_bodies_it_may_read(log
         assert r.status == 200
         stranger = await r.json(content_type=None)
     assert stranger["header"]["visibility"] == "members" and "body" not in stranger
+
+
+async def test_decisions__a_node_from_before_records_gets_its_key_at_start_and_keeps_its_v1_entries(node, session):
+    # Given a node as it was before signed records: no record key, two version-1 entries
+    await legacy_log_entry(node, "Garden on Saturdays")
+    await legacy_log_entry(node, "A shared tool shed")
+    await node.db.execute("DELETE FROM record_keys")
+    before = await _rows(node)
+    config = node.config
+    await node.close()
+    # When it starts again
+    restarted = await InProcessNode(config).start()
+    try:
+        # Then its Group lists a new record key, and its old entries are as they were (never re-signed)
+        async with session.get(restarted.group_id, headers={"Accept": "application/activity+json"}) as r:
+            [method] = (await r.json(content_type=None))["assertionMethod"]
+        group = await local_actors.group(restarted.db)
+        assert method["publicKeyMultibase"] == await decision_log.public_multikey(restarted.db, group.id)
+        assert await _rows(restarted) == before
+        # And the next decision is a version-2 record after them, and the whole chain verifies
+        ada = await member(restarted, "ada", "partner")
+        await proposals.create(restarted.db, restarted.config, ada, kind="consent", title="Meet monthly",
+                               closes_at=datetime.now(UTC) + timedelta(hours=1))
+        await restarted.pass_closing_time()
+        await restarted.close_proposals()
+        code, out = await verify(restarted)
+        assert code == 0 and out.startswith("OK: 3 decisions"), out
+        assert [r.version for r in await proposals_store.entries(restarted.db)] == [1, 1, 2]
+    finally:
+        await restarted.close()
