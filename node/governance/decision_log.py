@@ -31,8 +31,8 @@ GENESIS = ""  # the first entry's `prev`
 
 
 def canonical(entry: dict[str, Any]) -> bytes:
-    """The bytes that are hashed and signed: sorted keys, no spaces, UTF-8 (RFC 8785 for this JSON subset:
-    strings, integers, lists and objects; the log never holds floats)."""
+    """A version-1 entry's bytes, hashed and signed: sorted keys, no spaces, UTF-8 (RFC 8785 for this JSON subset:
+    strings, integers, lists and objects; the log never holds floats). Also how a v2 entry is stored."""
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -41,6 +41,7 @@ def digest(entry: dict[str, Any]) -> str:
 
 
 def sign(private_key_pem: str, entry: dict[str, Any]) -> str:
+    """A version-1 signature (RSA): the node no longer writes one; tests make entries of the old format with it."""
     key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
     return base64.b64encode(key.sign(canonical(entry), padding.PKCS1v15(), hashes.SHA256())).decode()
 
