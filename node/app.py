@@ -41,7 +41,7 @@ from node.appkeys import (
 from node.clock import Clock, bind, clock_from_env
 from node.config import Config, ConfigError, LiveConfig
 from node.decisions import DecisionClock
-from node.governance import accounts
+from node.governance import accounts, decision_log
 from node.metrics import Metrics, count_inbox, healthz, metrics
 from node.store import local_actors
 from node.store import settings as settings_store
@@ -67,6 +67,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         bind(writer_db, app[CLOCK])
         if await local_actors.group(db) is None:
             raise NotInitialised(f"{config.db_path} holds no Congregation; run `congregation init`")
+        # A node made before signed records gets its Group's record key now, before its document is compared.
+        await decision_log.ensure_key(db)
         # Before the Group document is compared: a decided public_follows is part of it.
         decided = await settings_store.decided(db)
         try:

@@ -19,6 +19,11 @@ def key(config: Config, username: str) -> str:
     return actor(config, username) + "#main-key"
 
 
+def record_key(config: Config, username: str) -> str:
+    """The Ed25519 key the Group signs its records with (a FEP-521a Multikey in `assertionMethod`)."""
+    return actor(config, username) + "#records-key"
+
+
 def shared_inbox(config: Config) -> str:
     return f"{config.base_url}/inbox"
 

@@ -210,3 +210,21 @@ async def fedify_follows_group(node: InProcessNode, fedify: str, session: aiohtt
     await deliver_all(node)
     status, following = await control(session, "GET", f"{fedify}/_control/following")
     assert "accepted" in str(following)
+
+
+async def legacy_log_entry(node: InProcessNode, title: str) -> None:
+    """A version-1 decision-log entry as nodes wrote them before signed records (issue 12): the whole entry in
+    clear, RSA-signed with the Group's key, chained after the last entry."""
+    from node.governance import decision_log
+    from node.store import proposals as proposals_store
+
+    group = await local_actors.group(node.db)
+    last = await proposals_store.last_entry(node.db)
+    seq = last.seq + 1 if last else 1
+    entry = {"proposal": f"{node.base}/proposals/legacy-{seq}", "title": title, "kind": "consent",
+             "scope": "congregation", "result": "passed", "counts": {"agree": 1}, "seq": seq,
+             "prev": last.hash if last else decision_log.GENESIS}
+    async with transaction(node.db):
+        await proposals_store.append_entry(node.db, seq, entry["proposal"], decision_log.canonical(entry).decode(),
+                                           decision_log.digest(entry),
+                                           decision_log.sign(group.private_key_pem, entry), version=1)

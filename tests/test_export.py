@@ -160,7 +160,8 @@ async def test_export__holds_every_member_post_crew_proposal_and_decision_with_t
     group = await local_actors.group(node.db)
     assert doc["congregation"] == {"id": node.group_id, "handle": "group", "name": "Alpha", "summary": "",
                                    "baseUrl": base, "createdAt": group.created_at,
-                                   "publicKeyPem": group.public_key_pem}
+                                   "publicKeyPem": group.public_key_pem,
+                                   "recordKeyMultibase": await decision_log.public_multikey(node.db, group.id)}
 
     # And every table's rows are there, counted
     counts = {"members": "members", "membershipLog": "membership_events", "posts": "posts", "crews": "crews",
@@ -235,12 +236,15 @@ async def test_export__holds_every_member_post_crew_proposal_and_decision_with_t
 
     # And the decision log is as stored, and verifies with the Group key from the export
     stored_log = await _rows(node, "SELECT entry, hash, signature FROM decision_log ORDER BY seq")
-    assert [(json.dumps(i["entry"], sort_keys=True, separators=(",", ":"), ensure_ascii=False), i["hash"],
-             i["signature"]) for i in doc["decisionLog"]] == stored_log
-    assert [i["entry"]["proposal"] for i in doc["decisionLog"]] == [passed["id"], f"{base}/proposals/{poll.uuid}"]
-    check = decision_log.verify_chain(doc["decisionLog"], doc["congregation"]["publicKeyPem"])
+    assert [(json.dumps({k: i[k] for k in ("header", "body", "salt", "proof")}, sort_keys=True,
+                        separators=(",", ":"), ensure_ascii=False), i["hash"], i["proof"]["proofValue"])
+            for i in doc["decisionLog"]] == stored_log
+    # (every body, members-only ones included: the export is the operator's, not the wire)
+    assert [i["body"]["proposal"] for i in doc["decisionLog"]] == [passed["id"], f"{base}/proposals/{poll.uuid}"]
+    check = decision_log.verify_chain(doc["decisionLog"], doc["congregation"]["publicKeyPem"],
+                                      doc["congregation"]["recordKeyMultibase"])
     assert check.ok and check.entries == 2, check.problem
-    assert all(i["signedBy"] == node.group_id + "#main-key" for i in doc["decisionLog"])
+    assert all(i["proof"]["verificationMethod"] == node.group_id + "#records-key" for i in doc["decisionLog"])
 
     # And the sibling is there, both ways
     assert doc["siblings"] == [{"id": sister.group_id, "name": "Beta", "state": "sibling", "ours": "accepted",

@@ -150,9 +150,17 @@ async def test_jsonld__the_terms_keep_their_meaning_and_records_dereference(node
     [question] = await asyncio.to_thread(jsonld.expand, served["Question (closed)"], {"documentLoader": loader})
     assert question["http://joinmastodon.org/ns#votersCount"] == [{"@value": 0}]
     [record] = await asyncio.to_thread(jsonld.expand, served["decision record"], {"documentLoader": loader})
-    [entry] = record["https://congregation.example/ns#entry"]
-    assert entry == {"@type": "@json", "@value": served["decision record"]["entry"]}
-    assert entry["@value"]["counts"] == {"Library": 0, "Park": 0}
+    # (a public poll: a signed record whose header, body and proof stay the JSON that was committed to and signed)
+    [header] = record["https://congregation.example/ns#header"]
+    assert header == {"@type": "@json", "@value": served["decision record"]["header"]}
+    assert header["@value"]["visibility"] == "public"
+    [body] = record["https://congregation.example/ns#body"]
+    assert body == {"@type": "@json", "@value": served["decision record"]["body"]}
+    assert body["@value"]["counts"] == {"Library": 0, "Park": 0}
+    [proof] = record["https://congregation.example/ns#proof"]
+    assert proof["@value"]["cryptosuite"] == "eddsa-jcs-2022"
+    [method] = group["https://w3id.org/security#assertionMethod"]
+    assert method["@type"] == ["https://w3id.org/security#Multikey"]
 
     item = served["decisions page"]["orderedItems"][0]
     assert item["id"] == node.group_id + "/decisions/1"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
 
-from node.activitypub import signatures
-from node.governance import crews, decision_log, proposals
+from node.activitypub.as2.decisions import log_item
+from node.governance import crews, decision_log, proposals, records
 from node.governance.events import ProposalClosed, ProposalEnacted
 from node.governance.membership import promote
 from node.governance.proposals import ProposalError, local_uri
@@ -125,32 +124,36 @@ async def test_proposal__passed_promotion_is_enacted_once(node):
 
 
 async def decision_items(node):
-    return [{"entry": json.loads(e.entry), "hash": e.hash, "signature": e.signature}
-            for e in await store.entries(node.db)]
+    """The log as the members' export shows it: every entry with its body."""
+    return [log_item(node.group_id, "", e, show_body=True) for e in await store.entries(node.db)]
 
 
 async def test_decision_log__verifies_and_catches_altered_dropped_and_reordered_entries(node):
-    # Given three closed proposals
+    # Given three closed proposals, written as signed records
     ada = await member(node, "ada", "partner")
     for title in ("One", "Two", "Three"):
         p = await open_proposal(node, ada, title=title)
         await vote(node, p, ada, "agree")
     await close(node, NOW + timedelta(days=4))
     items = await decision_items(node)
-    key = (await local_actors.group(node.db)).public_key_pem
-    assert decision_log.verify_chain(items, key).ok and len(items) == 3
+    group = await local_actors.group(node.db)
+    key, record_key = group.public_key_pem, await decision_log.public_multikey(node.db, group.id)
+    assert [i["version"] for i in items] == [2, 2, 2]
+    assert decision_log.verify_chain(items, key, record_key).ok and len(items) == 3
     # When an entry is altered, dropped or reordered, Then verification says so
     altered = [dict(i) for i in items]
-    altered[1] = {**altered[1], "entry": {**altered[1]["entry"], "result": "failed"}}
-    assert "altered" in decision_log.verify_chain(altered, key).problem
-    assert "missing or out of order" in decision_log.verify_chain([items[0], items[2]], key).problem
-    assert not decision_log.verify_chain([items[1], items[0], items[2]], key).ok
+    altered[1] = {**altered[1], "body": {**altered[1]["body"], "result": "failed"}}
+    assert "altered" in decision_log.verify_chain(altered, key, record_key).problem
+    assert "missing or out of order" in decision_log.verify_chain([items[0], items[2]], key, record_key).problem
+    assert not decision_log.verify_chain([items[1], items[0], items[2]], key, record_key).ok
     # And a re-signed forgery with another key does not pass
-    forged_entry = {**items[1]["entry"], "result": "failed"}
-    other = signatures.private_pem(signatures.generate_private_key())
-    forged = [items[0], {"entry": forged_entry, "hash": decision_log.digest(forged_entry),
-                         "signature": decision_log.sign(other, forged_entry)}]
-    assert "not signed" in decision_log.verify_chain(forged, key).problem
+    forged_entry = records.make_entry(2, items[0]["hash"], "members", {**items[1]["body"], "result": "failed"},
+                                      items[1]["salt"], records.new_private_key(),
+                                      items[1]["proof"]["verificationMethod"])
+    forged = [items[0], forged_entry, items[2]]
+    assert "not the Congregation's signature" in decision_log.verify_chain(forged, key, record_key).problem
+    # And without the record key a version-2 entry cannot pass
+    assert "publishes no record key" in decision_log.verify_chain(items, key).problem
 
 
 async def test_proposal__a_bug_in_one_enactment_does_not_hold_back_the_next(node, monkeypatch):

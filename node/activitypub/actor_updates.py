@@ -13,6 +13,7 @@ from node.activitypub import outbox
 from node.activitypub.as2.documents import actor_document, actor_id, actor_update
 from node.config import Config
 from node.db import now_iso, transaction
+from node.governance import decision_log
 from node.governance.events import Event, ProfileChanged
 from node.store import accounts, local_actors
 from node.store import posts as posts_store
@@ -23,7 +24,7 @@ async def current_document(db: aiosqlite.Connection, config: Config, actor: Loca
     """The actor's document exactly as GET /actors/{username} serves it."""
     avatar = await accounts.avatar_meta(db, actor.id) if actor.kind == "Person" else None
     manually_approves = actor.kind == "Group" and config.public_follows != "auto"
-    return actor_document(config, actor, manually_approves, avatar)
+    return actor_document(config, actor, manually_approves, avatar, await decision_log.public_multikey(db, actor.id))
 
 
 async def send_update(db: aiosqlite.Connection, config: Config, actor: LocalActor) -> dict[str, Any]:

@@ -8,7 +8,8 @@ The document (`formatVersion` 1); every field comes from a column of the same na
 
     {"format": "congregation-export", "formatVersion": 1, "exportedAt": "2026-01-31T12:00:00Z",
      "software": {"name": "congregation", "version": "0.1.0"}, "schema": 6,
-     "congregation": {"id": group actor URI, "handle", "name", "summary", "baseUrl", "createdAt", "publicKeyPem"},
+     "congregation": {"id": group actor URI, "handle", "name", "summary", "baseUrl", "createdAt", "publicKeyPem",
+                      "recordKeyMultibase"},
      "members": [{"id": actor URI, "handle", "displayName", "summary", "tier": "friend" | "partner", "joinedAt",
                   "invitedBy": actor URI | null, "publicKeyPem"}],
      "formerMembers": [{"id", "handle", "displayName", "summary", "createdAt", "publicKeyPem"}],
@@ -28,7 +29,8 @@ The document (`formatVersion` 1); every field comes from a column of the same na
      "follows": [{"follower": URI, "followee": URI, "state", "activity", "createdAt", "updatedAt"}]}
 
 `decisionLog` items are the ones the node publishes at /actors/group/decisions, oldest first, so
-`decision_log.verify_chain(document["decisionLog"], document["congregation"]["publicKeyPem"])` checks them.
+`decision_log.verify_chain(document["decisionLog"], congregation["publicKeyPem"], congregation["recordKeyMultibase"])`
+checks them; unlike the served log, every version-2 entry here has its body and salt (the export is the operator's).
 Stances are every one cast (the tally takes each voter's latest); `formerMembers` are the people who left or were
 removed, still the authors of their posts.
 """
@@ -53,6 +55,7 @@ from node import db as database
 from node.activitypub.as2.decisions import log_item
 from node.activitypub.as2.documents import actor_id, key_id
 from node.config import Config, ConfigError
+from node.governance import records
 from node.governance.siblings import sibling_states
 from node.store import proposals as proposals_store
 
@@ -81,10 +84,13 @@ async def _congregation(db: aiosqlite.Connection, config: Config) -> dict[str, A
     if not rows:
         raise ExportError(f"{config.db_path} holds no Congregation (run `congregation init` first)")
     group = rows[0]
+    keys = await _rows(db, "SELECT k.private_key_pem FROM record_keys k JOIN local_actors a ON a.id = k.actor_id"
+                           " WHERE a.kind = 'Group'")
     # The Group's name and summary are the operator's settings, as the node serves them.
     return {"id": actor_id(config, group["username"]), "handle": group["username"], "name": config.name,
             "summary": config.summary, "baseUrl": config.base_url, "createdAt": group["created_at"],
-            "publicKeyPem": group["public_key_pem"]}
+            "publicKeyPem": group["public_key_pem"],
+            "recordKeyMultibase": records.multikey(keys[0]["private_key_pem"]) if keys else None}
 
 
 async def _members(db: aiosqlite.Connection, people: People) -> list[dict[str, Any]]:
@@ -157,9 +163,9 @@ async def _proposals(db: aiosqlite.Connection, config: Config, people: People, c
 
 async def _decision_log(db: aiosqlite.Connection, config: Config, group_handle: str) -> list[dict[str, Any]]:
     group_uri, kid = actor_id(config, group_handle), key_id(config, group_handle)
-    rows = await _rows(db, "SELECT seq, proposal_uuid, entry, hash, signature, created_at FROM decision_log"
+    rows = await _rows(db, "SELECT seq, proposal_uuid, entry, hash, signature, created_at, version FROM decision_log"
                            " ORDER BY seq")
-    return [{**log_item(group_uri, kid, entry), "createdAt": entry.created_at}
+    return [{**log_item(group_uri, kid, entry, show_body=True), "createdAt": entry.created_at}
             for entry in (proposals_store.LogEntry(*r) for r in rows)]
 
 

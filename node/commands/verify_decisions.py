@@ -1,5 +1,7 @@
 """`congregation verify-decisions URL`: fetch a Congregation's decision log and check every entry's hash,
-its place in the chain and the Group's signature. Anyone may run it; it needs no data directory."""
+its place in the chain and the Group's signature: the RSA key's for version-1 entries, the Ed25519 Multikey's
+(eddsa-jcs-2022) for version-2 ones, whose bodies, when shown, must match their commitments. Anyone may run it;
+it needs no data directory."""
 
 from __future__ import annotations
 
@@ -55,6 +57,16 @@ async def fetch_log(client: HttpClient, actor: dict[str, Any]) -> list[dict[str,
     return items
 
 
+def _record_key(actor: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(id, publicKeyMultibase) of the Group's FEP-521a Multikey in `assertionMethod`, if it lists one."""
+    methods = actor.get("assertionMethod")
+    for method in methods if isinstance(methods, list) else [methods]:
+        if (isinstance(method, dict) and method.get("type") == "Multikey" and method.get("controller") == actor["id"]
+                and isinstance(method.get("id"), str) and isinstance(method.get("publicKeyMultibase"), str)):
+            return method["id"], method["publicKeyMultibase"]
+    return None, None
+
+
 async def verify(target: str, allow_private: bool = False, allow_http: bool = False) -> Verification:
     client = _client(allow_private)
     try:
@@ -63,11 +75,16 @@ async def verify(target: str, allow_private: bool = False, allow_http: bool = Fa
         pem = key.get("publicKeyPem") if isinstance(key, dict) else None
         if not isinstance(pem, str):
             raise VerifyError(f"{actor['id']} publishes no RSA public key")
+        record_id, record_key = _record_key(actor)
         items = await fetch_log(client, actor)
         for position, item in enumerate(items, start=1):
             if isinstance(item, dict) and item.get("signedBy") not in (None, key.get("id")):
                 return Verification(False, position - 1, f"entry {position} names another key: {item.get('signedBy')}")
-        return verify_chain(items, pem)
+            proof = item.get("proof") if isinstance(item, dict) else None
+            if isinstance(proof, dict) and proof.get("verificationMethod") != record_id:
+                return Verification(False, position - 1,
+                                    f"entry {position} names another key: {proof.get('verificationMethod')}")
+        return verify_chain(items, pem, record_key)
     except FetchError as exc:
         raise VerifyError(f"cannot fetch the log: {exc}") from None
     finally:

@@ -9,6 +9,7 @@ import aiosqlite
 
 from node.config import HANDLE_RE, Config
 from node.db import transaction
+from node.governance import decision_log
 from node.governance.errors import Conflict, GovernanceError, Invalid, NotAllowed, NotFound
 from node.governance.events import Event, MembershipEnded
 from node.store import accounts, invitations, local_actors
@@ -113,8 +114,10 @@ async def create_group(db: aiosqlite.Connection, handle: str, name: str, summary
     async with transaction(db):
         if await local_actors.group(db) is not None:
             raise Conflict("this node already has its Congregation")
-        return await local_actors.insert(db, check_handle(handle), "Group", name, summary,
-                                         private_key_pem, public_key_pem)
+        group_id = await local_actors.insert(db, check_handle(handle), "Group", name, summary,
+                                             private_key_pem, public_key_pem)
+        await decision_log.ensure_key(db)
+        return group_id
 
 
 async def insert_member(db: aiosqlite.Connection, handle: str, display_name: str, tier: str,

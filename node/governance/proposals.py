@@ -301,8 +301,7 @@ async def close(db: aiosqlite.Connection, config: Config, proposal_id: int) -> l
         result = await current_tally(db, config, fresh)
         await store.set_closed(db, fresh.id, result.outcome, result.eligible, fresh.closes_at)
         closed = await store.by_id(db, fresh.id)
-        group = await local_actors.group(db)
-        await decision_log.append(db, group.private_key_pem, log_record(config, closed, result))
+        await decision_log.append(db, config, log_record(config, closed, result), record_visibility(closed))
         return [ProposalClosed(closed)]
 
 
@@ -341,6 +340,11 @@ async def close_due(db: aiosqlite.Connection, config: Config, enactors: dict[str
         except GovernanceError as exc:
             events.extend(await mark_enacted(db, proposal, str(exc)))
     return events
+
+
+def record_visibility(proposal: Proposal) -> str:
+    """Who may read a proposal's log entry in full: a congregation-wide proposal is the members' business."""
+    return {"congregation": "members"}.get(proposal.scope, proposal.scope)
 
 
 def log_record(config: Config, proposal: Proposal, result: tally.Tally) -> dict:

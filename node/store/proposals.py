@@ -151,24 +151,26 @@ class LogEntry:
     hash: str
     signature: str
     created_at: str
+    version: int = 1
 
 
 async def last_entry(db: aiosqlite.Connection) -> LogEntry | None:
-    async with db.execute("SELECT seq, proposal_uuid, entry, hash, signature, created_at FROM decision_log"
-                          " ORDER BY seq DESC LIMIT 1") as cur:
+    async with db.execute("SELECT seq, proposal_uuid, entry, hash, signature, created_at, version"
+                          " FROM decision_log ORDER BY seq DESC LIMIT 1") as cur:
         row = await cur.fetchone()
     return LogEntry(*row) if row else None
 
 
 async def append_entry(db: aiosqlite.Connection, seq: int, proposal_uuid: str, entry: str, digest: str,
-                       signature: str) -> None:
-    await db.execute("INSERT INTO decision_log (seq, proposal_uuid, entry, hash, signature, created_at)"
-                     " VALUES (?, ?, ?, ?, ?, ?)", (seq, proposal_uuid, entry, digest, signature, now_iso()))
+                       signature: str, version: int) -> None:
+    await db.execute("INSERT INTO decision_log (seq, proposal_uuid, entry, hash, signature, created_at, version)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)", (seq, proposal_uuid, entry, digest, signature, now_iso(),
+                                                       version))
 
 
 async def entries(db: aiosqlite.Connection, after: int = 0, limit: int = 100) -> list[LogEntry]:
-    async with db.execute("SELECT seq, proposal_uuid, entry, hash, signature, created_at FROM decision_log"
-                          " WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)) as cur:
+    async with db.execute("SELECT seq, proposal_uuid, entry, hash, signature, created_at, version"
+                          " FROM decision_log WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)) as cur:
         return [LogEntry(*row) for row in await cur.fetchall()]
 
 

@@ -20,6 +20,13 @@ ACTOR_TERMS: dict[str, Any] = {
     "postingRestrictedToMods": "lemmy:postingRestrictedToMods",
     "congregation": NAMESPACE,
     "decisions": {"@id": "congregation:decisions", "@type": "@id"},
+    "sec": "https://w3id.org/security#",
+    # FEP-521a: the Group's Ed25519 record key. The terms of https://w3id.org/security/multikey/v1 and
+    # data-integrity/v2, with the same IRIs, so the document needs no context beyond security/v1.
+    "assertionMethod": {"@id": "sec:assertionMethod", "@type": "@id", "@container": "@set"},
+    "Multikey": "sec:Multikey",
+    "controller": {"@id": "sec:controller", "@type": "@id"},
+    "publicKeyMultibase": {"@id": "sec:publicKeyMultibase", "@type": "sec:multibase"},
 }
 # Mastodon's poll term; without it a processor reads `votersCount` as a blank-node property and drops it.
 QUESTION_TERMS: dict[str, Any] = {
@@ -37,6 +44,13 @@ RECORD_TERMS: dict[str, Any] = {
     "signature": "congregation:signature",
     "signatureAlgorithm": "congregation:signatureAlgorithm",
     "signedBy": {"@id": "congregation:signedBy", "@type": "@id"},
+    # A version-2 record (node/governance/records.py): its header, body and proof are JSON whose exact bytes
+    # (RFC 8785) are what was committed to and signed, so they are literals too.
+    "version": "congregation:recordVersion",
+    "header": {"@id": "congregation:header", "@type": "@json"},
+    "body": {"@id": "congregation:body", "@type": "@json"},
+    "salt": "congregation:salt",
+    "proof": {"@id": "congregation:proof", "@type": "@json"},
 }
 
 ACTOR_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, ACTOR_TERMS]

@@ -24,9 +24,9 @@ local_username = uris.local_username
 
 
 def actor_document(config: Config, actor: LocalActor, manually_approves: bool,
-                   avatar: tuple[str, str] | None = None) -> dict[str, Any]:
+                   avatar: tuple[str, str] | None = None, record_key: str | None = None) -> dict[str, Any]:
     """The Group or Person document, served at exactly its id; a Person with an avatar (media type, when it
-    changed) has an icon."""
+    changed) has an icon; an actor with a record key (the Group's multibase Ed25519 key) lists it."""
     uri = actor_id(config, actor.username)
     document: dict[str, Any] = {
         "@context": ACTOR_CONTEXT,
@@ -56,6 +56,10 @@ def actor_document(config: Config, actor: LocalActor, manually_approves: bool,
         document["postingRestrictedToMods"] = False
         # The Congregation's signed, hash-chained decision log (FEDERATION.md, "Decision log").
         document["decisions"] = f"{uri}/decisions"
+    if record_key:
+        # FEP-521a: the key the signed records' eddsa-jcs-2022 proofs name (FEDERATION.md, "Signed records").
+        document["assertionMethod"] = [{"id": uris.record_key(config, actor.username), "type": "Multikey",
+                                        "controller": uri, "publicKeyMultibase": record_key}]
     return document
 
 
