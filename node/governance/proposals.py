@@ -248,8 +248,9 @@ async def current_tally(db: aiosqlite.Connection, config: Config, proposal: Prop
 
 
 def results_visible(proposal: Proposal) -> bool:
-    """Hidden results stay hidden from everyone, the author too, until the proposal closes."""
-    return not (proposal.hide_results and proposal.is_open)
+    """Hidden results stay hidden from everyone, the author too, until the proposal closes; a withdrawn one never
+    closed, so its results stay hidden for good (else withdrawing would be a way to peek)."""
+    return not (proposal.hide_results and proposal.state in ("open", "withdrawn"))
 
 
 async def standing_stances(db: aiosqlite.Connection, proposal: Proposal) -> list[store.StanceRow]:
@@ -261,11 +262,26 @@ async def standing_stances(db: aiosqlite.Connection, proposal: Proposal) -> list
     return sorted(latest.values(), key=lambda r: r.cast_at)
 
 
+def action_target(proposal: Proposal) -> str | None:
+    """The username of the member a promote or remove_member proposal is about."""
+    if proposal.action not in ("promote", "remove_member") or not proposal.action_args:
+        return None
+    return str(proposal.action_args.get("member", "")).lstrip("@").lower() or None
+
+
+def may_withdraw(actor: LocalActor, proposal: Proposal) -> bool:
+    """Only the proposer, and never the member the proposal acts on (else a Partner could stop their own removal)."""
+    return actor.id == proposal.author_id and actor.username != action_target(proposal)
+
+
 async def withdraw(db: aiosqlite.Connection, actor: LocalActor, proposal_id: int) -> list[Event]:
+    """The proposer takes back an open proposal; nobody else may, and the member it acts on never may."""
     async with transaction(db):
         proposal = await get(db, proposal_id)
-        if actor.id != proposal.author_id and actor.tier != "partner":
-            raise ProposalError("only the proposer or a Partner can withdraw a proposal")
+        if actor.username == action_target(proposal):
+            raise ProposalError("a proposal about you cannot be withdrawn by you: it is for the others to decide")
+        if actor.id != proposal.author_id:
+            raise ProposalError("only the proposer can withdraw a proposal")
         _transition(proposal, "withdrawn")
         await store.set_state(db, proposal.id, "withdrawn")
         return [ProposalWithdrawn(await store.by_id(db, proposal.id))]

@@ -1,0 +1,96 @@
+"""Governance privilege, as an attacker inside or outside the Congregation tries it: withdrawing the proposal
+about oneself, peeking at hidden results by withdrawing, stale invitations and reset links, a flood of
+Update(Question)s, voters who should not count and voters who could not, and a remote poll too big to store."""
+
+from __future__ import annotations
+
+from tests.webclient import Visitor, text_of
+
+
+def _form(title: str, **values: str) -> dict[str, str]:
+    return {"kind": "consent", "title": title, "details": "Why we should", "closes_in": "3", "closes_at": "",
+            "scope": "congregation", "options": "", "quorum": "0", "action": "", "member": "", "sibling": "",
+            **values}
+
+
+async def _propose(visitor: Visitor, title: str, **values: str) -> str:
+    status, page = await visitor.post("/proposals/new", _form(title, **values))
+    assert status == 200, text_of(page)
+    async with visitor.node.db.execute("SELECT uuid FROM proposals WHERE title = ?", (title,)) as cur:
+        return (await cur.fetchone())[0]
+
+
+async def _stance(visitor: Visitor, uuid: str, *choices: str, reason: str = "") -> None:
+    data = [("choice", c) for c in choices] + [("reason", reason), ("csrf", await visitor.csrf(f"/proposals/{uuid}"))]
+    async with visitor.session.post(visitor.url(f"/proposals/{uuid}/stance"), data=data) as r:
+        assert r.status == 200, text_of(await r.text())
+
+
+# a) Only the proposer withdraws, never the member a proposal acts on
+
+
+async def test_withdraw__the_partner_to_be_removed_cannot_stop_it_nor_can_another_partner(node, signed_in):
+    ada, bo, cy, dee = [await signed_in(h, "partner") for h in ("ada", "bo", "cy", "dee")]
+    uuid = await _propose(ada, "Bo leaves", action="remove_member", member="bo")
+    for voter in (ada, cy, dee):
+        await _stance(voter, uuid, "agree")
+    for visitor in (bo, cy):
+        _, page = await visitor.get(f"/proposals/{uuid}")
+        assert "Withdraw the proposal" not in text_of(page)
+    before = await node.snapshot()
+
+    status, page = await bo.post(f"/proposals/{uuid}/withdraw", {}, page=f"/proposals/{uuid}")
+    assert status == 400 and "cannot be withdrawn by you" in text_of(page)
+    status, page = await cy.post(f"/proposals/{uuid}/withdraw", {}, page=f"/proposals/{uuid}")
+    assert status == 400 and "only the proposer can withdraw" in text_of(page).lower()
+    assert await node.snapshot() == before
+
+    # The proposer still may
+    status, page = await ada.post(f"/proposals/{uuid}/withdraw", {})
+    assert status == 200 and await node.count("proposals", "state = 'withdrawn'") == 1
+
+
+async def test_withdraw__a_proposer_cannot_withdraw_the_proposal_that_acts_on_them(node, signed_in):
+    ada = await signed_in("ada", "partner")
+    await signed_in("bo", "friend")
+    uuid = await _propose(ada, "Ada steps down", action="remove_member", member="@Ada")
+    _, page = await ada.get(f"/proposals/{uuid}")
+    assert "Withdraw the proposal" not in text_of(page)
+    before = await node.snapshot()
+    status, page = await ada.post(f"/proposals/{uuid}/withdraw", {}, page=f"/proposals/{uuid}")
+    assert status == 400 and "cannot be withdrawn by you" in text_of(page)
+    assert await node.snapshot() == before
+
+
+# b) Withdrawing a proposal with hidden results reveals nothing, then or ever
+
+
+async def test_withdraw__hidden_results_stay_hidden_on_the_page_the_wire_and_the_log(node, signed_in, browsers,
+                                                                                    session):
+    ada, bo, cy = await signed_in("ada", "partner"), await signed_in("bo"), await signed_in("cy")
+    uuid = await _propose(ada, "Secret ballot", scope="public", kind="poll", options="Red\nBlue",
+                          hide_results="1")
+    await _stance(bo, uuid, "Red", reason="bo-reason-red")
+    await _stance(cy, uuid, "Blue", reason="cy-reason-blue")
+
+    status, page = await ada.post(f"/proposals/{uuid}/withdraw", {})
+    assert status == 200 and "withdrawn" in text_of(page)
+    node.advance(400 * 86400)  # long past its closing time: the decision clock must not close it after all
+    await node.close_proposals()
+
+    stranger = browsers(node)
+    for visitor in (ada, bo, stranger):
+        _, page = await visitor.get(f"/proposals/{uuid}")
+        text = text_of(page)
+        assert "Secret ballot" in text and "stay hidden" in text
+        assert "reason-" not in text and "Red: 1" not in text and "took part" not in text
+    async with session.get(f"{node.base}/proposals/{uuid}", headers={"Accept": "application/activity+json"}) as r:
+        question = await r.json(content_type=None)
+    assert question["votersCount"] == 0
+    assert all(o["replies"]["totalItems"] == 0 for o in question["oneOf"])
+    async with node.db.execute("SELECT body FROM outbox") as cur:
+        sent = [row[0] for row in await cur.fetchall()]
+    assert sent and not any('"totalItems": 1' in a or '"votersCount": 2' in a for a in sent)
+    assert await node.count("decision_log") == 0
+    async with session.get(f"{node.group_id}/decisions", headers={"Accept": "application/activity+json"}) as r:
+        assert "Secret ballot" not in await r.text()
