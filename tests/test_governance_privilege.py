@@ -4,7 +4,9 @@ Update(Question)s, voters who should not count and voters who could not, and a r
 
 from __future__ import annotations
 
-from tests.webclient import Visitor, text_of
+from node.governance import membership
+from tests.factories import create_invitation, join
+from tests.webclient import Visitor, make_member, text_of
 
 
 def _form(title: str, **values: str) -> dict[str, str]:
@@ -94,3 +96,61 @@ async def test_withdraw__hidden_results_stay_hidden_on_the_page_the_wire_and_the
     assert await node.count("decision_log") == 0
     async with session.get(f"{node.group_id}/decisions", headers={"Accept": "application/activity+json"}) as r:
         assert "Secret ballot" not in await r.text()
+
+
+# c) An invitation is only as good as its inviter's standing when it is used
+
+
+async def _refused_to_join(node, browsers, path: str, status: int, reason: str) -> None:
+    """The newcomer opens the link and sends the join form anyway: refused with `reason`, nothing stored."""
+    before = await node.snapshot()
+    newcomer = browsers(node)
+    got, page = await newcomer.get(path)
+    assert got == status and reason in text_of(page) and 'name="password"' not in page
+    got, page = await join(newcomer, path, "mallory", page="/login")
+    assert got == status and reason in text_of(page)
+    assert await node.snapshot() == before
+
+
+async def test_invitation__a_demoted_partners_partner_invitation_makes_no_partner(node, browsers):
+    await make_member(node, "pat", "partner")
+    await make_member(node, "ren", "partner")
+    pat = browsers(node)
+    await pat.sign_in("pat")
+    path = await create_invitation(pat, "partner")
+    await membership.demote(node.db, "pat", None, "stepping back")
+    await _refused_to_join(node, browsers, path, 410, "no longer a Partner")
+
+
+async def test_invitation__a_removed_partners_invitations_make_nobody(node, browsers):
+    await make_member(node, "pat", "partner")
+    await make_member(node, "ren", "partner")
+    pat = browsers(node)
+    await pat.sign_in("pat")
+    partner_path, friend_path = await create_invitation(pat, "partner"), await create_invitation(pat, "friend")
+    await membership.remove(node.db, "pat", None, "asked to leave")
+    await _refused_to_join(node, browsers, partner_path, 410, "they were removed")
+    await _refused_to_join(node, browsers, friend_path, 410, "they were removed")
+
+
+async def test_invitation__an_endorsement_by_a_former_partner_no_longer_counts(make_node, browsers):
+    node = await make_node(invitation_endorsements=2)
+    for handle in ("pat", "ren", "sol"):
+        await make_member(node, handle, "partner")
+    pat, ren = browsers(node), browsers(node)
+    await pat.sign_in("pat")
+    await ren.sign_in("ren")
+    path = await create_invitation(pat, "partner")
+    async with node.db.execute("SELECT id FROM invitations") as cur:
+        (invitation_id,) = await cur.fetchone()
+    status, _ = await ren.post(f"/invitations/{invitation_id}/endorse", {}, page="/invitations")
+    assert status == 200
+    await membership.demote(node.db, "ren", None, "stepping back")
+    await _refused_to_join(node, browsers, path, 409, "waiting for another Partner")
+    # Another Partner's endorsement makes it good again
+    sol = browsers(node)
+    await sol.sign_in("sol")
+    status, _ = await sol.post(f"/invitations/{invitation_id}/endorse", {}, page="/invitations")
+    assert status == 200
+    status, page = await join(browsers(node), path, "nia")
+    assert status == 200 and "@nia · Partner" in text_of(page)
