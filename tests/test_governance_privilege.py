@@ -4,8 +4,12 @@ Update(Question)s, voters who should not count and voters who could not, and a r
 
 from __future__ import annotations
 
-from node.governance import membership
-from tests.factories import create_invitation, join
+from node.db import transaction
+from node.governance import accounts, membership
+from node.store import accounts as accounts_store
+from node.store import local_actors
+from tests.factories import create_invitation, join, shown_link
+from tests.factories import signed_in as signed_in_as
 from tests.webclient import Visitor, make_member, text_of
 
 
@@ -154,3 +158,57 @@ async def test_invitation__an_endorsement_by_a_former_partner_no_longer_counts(m
     assert status == 200
     status, page = await join(browsers(node), path, "nia")
     assert status == 200 and "@nia · Partner" in text_of(page)
+
+
+# d) A reset link does not outlive a newer link, a reset, or a changed password
+
+
+async def _reset_link(node, partner: Visitor, handle: str) -> str:
+    status, page = await partner.post(f"/members/{handle}/reset-link", {}, page="/members")
+    assert status == 200, text_of(page)
+    return shown_link(page).removeprefix(node.base)
+
+
+async def _reset_refused(node, browsers, path: str) -> None:
+    """Whoever holds the old link tries it and sets a password with it: refused, nothing changed."""
+    before = await node.snapshot()
+    holder = browsers(node)
+    status, page = await holder.get(path)
+    assert status == 404 and "newer link, or a reset, voids" in text_of(page)
+    status, page = await holder.post(path, {"new": "mallory's password", "new_again": "mallory's password"},
+                                      page="/login")
+    assert status == 404 and "not valid" in text_of(page)
+    assert await node.snapshot() == before
+
+
+async def test_reset__a_newer_link_voids_the_older_one(node, browsers):
+    pat = await signed_in_as(node, browsers, "pat")
+    await signed_in_as(node, browsers, "fern", "friend")
+    older = await _reset_link(node, pat, "fern")
+    newer = await _reset_link(node, pat, "fern")
+    await _reset_refused(node, browsers, older)
+    status, page = await browsers(node).post(newer, {"new": "fern's new secret", "new_again": "fern's new secret"})
+    assert status == 200 and "@fern · Friend" in text_of(page)
+
+
+async def test_reset__using_a_link_or_changing_the_password_voids_the_others(node, browsers):
+    pat = await signed_in_as(node, browsers, "pat")
+    fern = await signed_in_as(node, browsers, "fern", "friend")
+    used = await _reset_link(node, pat, "fern")
+    # A second open link, as a node issued them before links voided each other
+    fern_actor = await local_actors.by_username(node.db, "fern")
+    token, hashed = accounts.new_token()
+    async with transaction(node.db):
+        await accounts_store.insert_reset(node.db, hashed, fern_actor.id, None, "2999-01-01T00:00:00.000000Z")
+    status, _ = await browsers(node).post(used, {"new": "fern's new secret", "new_again": "fern's new secret"})
+    assert status == 200
+    await _reset_refused(node, browsers, f"/reset/{token}")
+
+    # A member who changes her own password voids the link a Partner made for her
+    fern = browsers(node)
+    assert (await fern.sign_in("fern", "fern's new secret"))[0] == 200
+    pending = await _reset_link(node, pat, "fern")
+    status, page = await fern.post("/settings/password", {"current": "fern's new secret", "new": "fern's third one",
+                                                          "new_again": "fern's third one"}, page="/settings")
+    assert status == 200, text_of(page)
+    await _reset_refused(node, browsers, pending)
