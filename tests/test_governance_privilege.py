@@ -4,11 +4,16 @@ Update(Question)s, voters who should not count and voters who could not, and a r
 
 from __future__ import annotations
 
+import json
+import os
+from datetime import UTC, datetime, timedelta
+
 from node.db import transaction
 from node.governance import accounts, membership
 from node.store import accounts as accounts_store
+from node.processing import proposals as processing_proposals
 from node.store import local_actors
-from tests.factories import create_invitation, join, shown_link
+from tests.factories import create_invitation, follow, join, member, shown_link
 from tests.factories import signed_in as signed_in_as
 from tests.webclient import Visitor, make_member, text_of
 
@@ -212,3 +217,62 @@ async def test_reset__using_a_link_or_changing_the_password_voids_the_others(nod
                                                           "new_again": "fern's third one"}, page="/settings")
     assert status == 200, text_of(page)
     await _reset_refused(node, browsers, pending)
+
+
+# e) A stream of remote votes does not make the Group re-send the Question for each one
+
+
+async def _public_poll(node, title: str = "Which colour", **fields):
+    author = await member(node, "ada", "partner")
+    closes = datetime.fromtimestamp(node.clock.now(), UTC) + timedelta(days=3)
+    events = await processing_proposals.open_proposal(node.db, node.config, author, kind="poll", title=title,
+                                                      closes_at=closes, scope="public", options=["Red", "Blue"],
+                                                      **fields)
+    return events[0].proposal
+
+
+async def _vote(node, session, voter, proposal, choice: str) -> None:
+    note = {"id": f"{voter.origin}/votes/{os.urandom(6).hex()}", "type": "Note", "name": choice, "attributedTo": voter.id, "to": [node.group_id],
+            "inReplyTo": f"{node.base}/proposals/{proposal.uuid}"}
+    status, _ = await voter.post(session, node.base + "/inbox", voter.activity("Create", note))
+    assert status == 202
+    await node.drain_inbox()
+
+
+async def _question_updates(node) -> list[dict]:
+    async with node.db.execute("SELECT body FROM outbox WHERE type = 'Update' AND"
+                               " json_extract(body, '$.object.type') = 'Question' ORDER BY id") as cur:
+        return [json.loads(row[0])["object"] for row in await cur.fetchall()]
+
+
+def _counts(question: dict) -> dict[str, int]:
+    return {o["name"]: o["replies"]["totalItems"] for o in question["oneOf"]}
+
+
+async def test_question__votes_go_out_at_most_once_a_minute_and_the_close_carries_the_last(make_posting_node,
+                                                                                          make_remote, session):
+    node = await make_posting_node()
+    voters = [await make_remote(f"voter{i}") for i in range(4)]
+    for voter in voters:
+        await follow(node, voter, session, node.group_id)
+    proposal = await _public_poll(node)
+
+    await _vote(node, session, voters[0], proposal, "Red")
+    assert [_counts(q) for q in await _question_updates(node)] == [{"Red": 1, "Blue": 0}]
+    # A flood inside the minute sends nothing more
+    await _vote(node, session, voters[1], proposal, "Red")
+    node.advance(59)
+    await _vote(node, session, voters[2], proposal, "Blue")
+    assert len(await _question_updates(node)) == 1
+    assert await node.count("stances") == 3
+    # The next vote after the minute carries every count, the ones held back too
+    node.advance(2)
+    await _vote(node, session, voters[3], proposal, "Blue")
+    assert [_counts(q) for q in await _question_updates(node)][1:] == [{"Red": 2, "Blue": 2}]
+    await _vote(node, session, voters[3], proposal, "Red")  # a change of mind, inside the minute: held
+    assert len(await _question_updates(node)) == 2
+    # And the close always goes out, with the final counts
+    await node.pass_closing_time()
+    await node.close_proposals()
+    updates = await _question_updates(node)
+    assert len(updates) == 3 and "closed" in updates[-1] and _counts(updates[-1]) == {"Red": 3, "Blue": 1}
