@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from node.db import transaction
 from node.governance import accounts, membership
-from node.store import accounts as accounts_store
 from node.processing import proposals as processing_proposals
+from node.store import accounts as accounts_store
 from node.store import local_actors
 from tests.factories import create_invitation, follow, join, member, shown_link
 from tests.factories import signed_in as signed_in_as
@@ -232,7 +232,8 @@ async def _public_poll(node, title: str = "Which colour", **fields):
 
 
 async def _vote(node, session, voter, proposal, choice: str) -> None:
-    note = {"id": f"{voter.origin}/votes/{os.urandom(6).hex()}", "type": "Note", "name": choice, "attributedTo": voter.id, "to": [node.group_id],
+    note = {"id": f"{voter.origin}/votes/{os.urandom(6).hex()}", "type": "Note", "name": choice,
+            "attributedTo": voter.id, "to": [node.group_id],
             "inReplyTo": f"{node.base}/proposals/{proposal.uuid}"}
     status, _ = await voter.post(session, node.base + "/inbox", voter.activity("Create", note))
     assert status == 202
