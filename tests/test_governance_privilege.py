@@ -8,13 +8,15 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 
+from node.activitypub import signatures
 from node.db import transaction
 from node.governance import accounts, membership
 from node.processing import proposals as processing_proposals
 from node.store import accounts as accounts_store
 from node.store import local_actors
-from tests.factories import create_invitation, follow, join, member, shown_link
+from tests.factories import create_invitation, follow, join, member, node_follows, shown_link
 from tests.factories import signed_in as signed_in_as
+from tests.fediverse import AS_JSON, run_cli
 from tests.webclient import Visitor, make_member, text_of
 
 
@@ -277,3 +279,68 @@ async def test_question__votes_go_out_at_most_once_a_minute_and_the_close_carrie
     await node.close_proposals()
     updates = await _question_updates(node)
     assert len(updates) == 3 and "closed" in updates[-1] and _counts(updates[-1]) == {"Red": 3, "Blue": 1}
+
+
+# f) Who counts: a Group that only follows us is a reader, not a sibling; followers past the 1,000th count
+
+
+async def _vote_as(node, session, server, name: str, proposal, choice: str) -> str:
+    """An account `name` on `server`'s host (its document and key served there) votes; the inbox's outcome."""
+    account = f"{server.origin}/users/{name}"
+    server.documents[account] = (200, {
+        **server.document(), "id": account, "type": "Person", "preferredUsername": name, "inbox": account + "/inbox",
+        "publicKey": {"id": account + "#main-key", "owner": account,
+                      "publicKeyPem": signatures.public_pem(server.key)}})
+    note = {"id": f"{server.origin}/votes/{os.urandom(6).hex()}", "type": "Note", "name": choice,
+            "attributedTo": account, "to": [node.group_id], "inReplyTo": f"{node.base}/proposals/{proposal.uuid}"}
+    activity = {"@context": "https://www.w3.org/ns/activitystreams", "id": note["id"] + "/create", "type": "Create",
+                "actor": account, "object": note}
+    body = json.dumps(activity).encode()
+    headers = signatures.sign("POST", node.base + "/inbox", account + "#main-key", server.key, body, AS_JSON)
+    async with session.post(node.base + "/inbox", data=body, headers={"Content-Type": AS_JSON, **headers}) as r:
+        assert r.status == 202
+    await node.drain_inbox()
+    async with node.db.execute("SELECT outcome FROM inbox ORDER BY id DESC LIMIT 1") as cur:
+        return (await cur.fetchone())[0]
+
+
+async def test_voters__accounts_on_a_group_that_only_follows_us_do_not_vote(make_posting_node, make_remote,
+                                                                            session):
+    node = await make_posting_node()
+    their_group = await make_remote("group", kind="Group")
+    # They follow us, and the operator approved that (a Group's follow waits for approval); we do not follow them
+    status, _ = await their_group.post(session, node.base + "/inbox", their_group.activity("Follow", node.group_id))
+    assert status == 202 and await node.drain_inbox()
+    async with node.db.execute("SELECT id FROM follows WHERE follower = ?", (their_group.id,)) as cur:
+        (request,) = await cur.fetchone()
+    assert await run_cli("follows", "approve", str(request), "--data", str(node.config.data_dir)) == 0
+    proposal = await _public_poll(node)
+
+    assert "cannot take part" in await _vote_as(node, session, their_group, "mallory", proposal, "Red")
+    before = await node.snapshot()
+    assert "cannot take part" in await _vote_as(node, session, their_group, "mallory", proposal, "Blue")
+    after = await node.snapshot()
+    assert {**after, "inbox": []} == {**before, "inbox": []}  # only the refused activity and its outcome
+    assert await node.count("stances") == 0
+
+    # Once our Group follows theirs too, they are a sibling, and its members take part
+    await node_follows(node, node.group_id, their_group.id)
+    assert await _vote_as(node, session, their_group, "mallory", proposal, "Red") == "vote counted"
+
+
+async def test_voters__followers_past_the_thousandth_vote_and_are_counted(make_posting_node, make_remote, session):
+    node = await make_posting_node()
+    async with transaction(node.db):
+        await node.db.executemany(
+            "INSERT INTO follows (follower, followee, activity_id, state, created_at, updated_at)"
+            " VALUES (?, ?, ?, 'accepted', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            [(f"https://elsewhere{i}.example/users/u", node.group_id, f"https://elsewhere{i}.example/f")
+             for i in range(1000)])
+    late = await make_remote("late")
+    await follow(node, late, session, node.group_id)  # the 1,001st follower
+    proposal = await _public_poll(node)
+    await _vote(node, session, late, proposal, "Blue")
+    assert await node.count("stances", "voter = ?", late.id) == 1
+    await node.pass_closing_time()
+    await node.close_proposals()
+    assert await node.count("proposals", "eligible = ?", 1001 + 1) == 1  # the followers and Ada, the one member
