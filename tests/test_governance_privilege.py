@@ -14,7 +14,7 @@ from node.governance import accounts, membership
 from node.processing import proposals as processing_proposals
 from node.store import accounts as accounts_store
 from node.store import local_actors
-from tests.factories import create_invitation, follow, join, member, node_follows, shown_link
+from tests.factories import create_invitation, follow, join, member, node_follows, quick_member, shown_link
 from tests.factories import signed_in as signed_in_as
 from tests.fediverse import AS_JSON, run_cli
 from tests.webclient import Visitor, make_member, text_of
@@ -344,3 +344,43 @@ async def test_voters__followers_past_the_thousandth_vote_and_are_counted(make_p
     await node.pass_closing_time()
     await node.close_proposals()
     assert await node.count("proposals", "eligible = ?", 1001 + 1) == 1  # the followers and Ada, the one member
+
+
+# g) A remote poll over our own limits is refused, and nothing of it is kept
+
+
+def _question(author, number: int, name_length: int = 4, suffix: str = "poll") -> dict:
+    options = [{"type": "Note", "name": f"{i:0{name_length}d}"} for i in range(number)]
+    return {"id": f"{author.origin}/questions/{suffix}", "type": "Question", "attributedTo": author.id,
+            "content": "<p>Pick one</p>", "oneOf": options, "endTime": "2999-01-01T00:00:00Z",
+            "to": ["https://www.w3.org/ns/activitystreams#Public"]}
+
+
+async def _send(node, session, author, kind: str, obj: dict) -> str:
+    status, _ = await author.post(session, node.base + "/inbox", author.activity(kind, obj))
+    assert status == 202
+    await node.drain_inbox()
+    async with node.db.execute("SELECT outcome FROM inbox ORDER BY id DESC LIMIT 1") as cur:
+        return (await cur.fetchone())[0]
+
+
+async def test_remote_poll__over_our_limits_is_refused_and_stores_nothing(node, make_remote, session, browsers):
+    poller = await make_remote("poller")
+    await quick_member(node, "ada")
+    await node_follows(node, f"{node.base}/actors/ada", poller.id)
+    assert await _send(node, session, poller, "Create", _question(poller, 2, suffix="warm-up")) == "stored"
+
+    before = await node.snapshot()
+    for question, reason in ((_question(poller, 19_000), "at most 20 options"),
+                             (_question(poller, 20, name_length=101, suffix="long"), "at most 100 characters")):
+        assert reason in await _send(node, session, poller, "Create", question)
+    # Nor can a poll we hold grow past the limits by an Update
+    grown = {**_question(poller, 19_000, suffix="warm-up")}
+    assert "at most 20 options" in await _send(node, session, poller, "Update", grown)
+    after = await node.snapshot()
+    assert {**after, "inbox": []} == {**before, "inbox": []}  # only the refused activities and why
+
+    ada = browsers(node)
+    await ada.sign_in("ada")
+    status, page = await ada.get("/home")
+    assert status == 200 and len(page) < 200_000 and "18999" not in page
