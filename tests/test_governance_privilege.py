@@ -4,6 +4,7 @@ Update(Question)s, voters who should not count and voters who could not, and a r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from node.store import accounts as accounts_store
 from node.store import local_actors
 from tests.factories import create_invitation, follow, join, member, node_follows, quick_member, shown_link
 from tests.factories import signed_in as signed_in_as
-from tests.fediverse import AS_JSON, run_cli
+from tests.fediverse import AS_JSON, cli, run_cli
 from tests.webclient import Visitor, make_member, text_of
 
 
@@ -107,6 +108,8 @@ async def test_withdraw__hidden_results_stay_hidden_on_the_page_the_wire_and_the
     assert await node.count("decision_log") == 0
     async with session.get(f"{node.group_id}/decisions", headers={"Accept": "application/activity+json"}) as r:
         assert "Secret ballot" not in await r.text()
+    code, out, _ = await asyncio.to_thread(cli, "proposals", "--data", str(node.config.data_dir))
+    assert code == 0 and "Secret ballot" in out and "results hidden" in out and "Red 1" not in out
 
 
 # c) An invitation is only as good as its inviter's standing when it is used
