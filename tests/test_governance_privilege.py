@@ -134,6 +134,10 @@ async def test_invitation__a_demoted_partners_partner_invitation_makes_no_partne
     path = await create_invitation(pat, "partner")
     await membership.demote(node.db, "pat", None, "stepping back")
     await _refused_to_join(node, browsers, path, 410, "no longer a Partner")
+    ren = browsers(node)
+    await ren.sign_in("ren")
+    _, page = await ren.get("/invitations")
+    assert "void: whoever made it can no longer make it" in text_of(page) and "/endorse" not in page
 
 
 async def test_invitation__a_removed_partners_invitations_make_nobody(node, browsers):

@@ -135,12 +135,18 @@ async def revoke(db: aiosqlite.Connection, actor: LocalActor | None, invitation_
         return await store.by_id(db, invitation.id)
 
 
+async def standing(db: aiosqlite.Connection, invitation: Invitation, now: datetime | None = None) -> str:
+    """The state, and inviter_gone for a live invitation whose inviter may no longer make it."""
+    current = state(invitation, now)
+    if current in ("open", "awaiting_endorsement") and not await _inviter_may_still(db, invitation):
+        return "inviter_gone"
+    return current
+
+
 async def lookup(db: aiosqlite.Connection, token: str, now: datetime | None = None) -> Invitation:
     """The invitation behind a link, if it can be accepted now; else Unusable saying why not."""
     invitation = await store.by_token_hash(db, accounts.token_hash(token)) if token else None
-    current = "unknown" if invitation is None else state(invitation, now)
-    if current in ("open", "awaiting_endorsement") and not await _inviter_may_still(db, invitation):
-        current = "inviter_gone"
+    current = "unknown" if invitation is None else await standing(db, invitation, now)
     if current != "open":
         raise Unusable(REASONS[current], current)
     return invitation
