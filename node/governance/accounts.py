@@ -82,10 +82,11 @@ async def authenticate(db: aiosqlite.Connection, handle: str, password: str,
 
 async def set_password(db: aiosqlite.Connection, actor_id: int, password: str, keep_session: str | None = None,
                        hasher: PasswordHasher | None = None) -> None:
-    """Change a password and end every other session of that member."""
+    """Change a password, end every other session of that member and void their open reset links."""
     hashed = await hash_password(password, hasher)
     async with transaction(db):
         await accounts.set_password_hash(db, actor_id, hashed)
+        await accounts.delete_open_resets_of(db, actor_id)
         await accounts.delete_sessions_of(db, actor_id, keep=keep_session)
 
 
@@ -110,6 +111,8 @@ async def issue_reset(db: aiosqlite.Connection, member: LocalActor, issuer: Loca
     token, hashed = new_token()
     expires = (now or datetime.now(UTC)) + timedelta(hours=RESET_HOURS)
     async with transaction(db):
+        # One live link per member: a link handed out earlier (perhaps to the wrong person) stops working.
+        await accounts.delete_open_resets_of(db, member.id)
         await accounts.insert_reset(db, hashed, member.id, issuer.id if issuer else None, iso(expires))
     return token
 
@@ -118,7 +121,8 @@ async def reset_target(db: aiosqlite.Connection, token: str, now: datetime | Non
     """The member a reset link is for, or MembershipError saying why the link does not work."""
     reset = await accounts.reset(db, token_hash(token)) if token else None
     if reset is None:
-        raise Unusable("this password-reset link is not valid", "unknown")
+        raise Unusable("this password-reset link is not valid (a newer link, or a reset, voids the older ones)",
+                       "unknown")
     if reset.used_at is not None:
         raise Unusable("this password-reset link was already used", "used")
     if reset.expires_at <= iso(now or datetime.now(UTC)):
@@ -139,6 +143,7 @@ async def use_reset(db: aiosqlite.Connection, token: str, password: str, now: da
         if again is None or again.used_at is not None:
             raise Unusable("this password-reset link was already used", "used")
         await accounts.mark_reset_used(db, token_hash(token))
+        await accounts.delete_open_resets_of(db, member.id)
         await accounts.set_password_hash(db, member.id, hashed)
         await accounts.delete_sessions_of(db, member.id)
     return member

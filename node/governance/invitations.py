@@ -30,6 +30,7 @@ from node.governance.membership import (
 )
 from node.store import accounts as accounts_store
 from node.store import invitations as store
+from node.store import local_actors
 from node.store.invitations import Invitation
 from node.store.local_actors import LocalActor
 
@@ -40,6 +41,8 @@ REASONS = {
     "revoked": "this invitation was withdrawn",
     "expired": "this invitation has expired; ask for a new one",
     "awaiting_endorsement": "this invitation is waiting for another Partner to endorse it; try again later",
+    "inviter_gone": "the member who made this invitation can no longer make it (they were removed or are no"
+                    " longer a Partner); ask a Partner for a new one",
 }
 
 
@@ -132,13 +135,31 @@ async def revoke(db: aiosqlite.Connection, actor: LocalActor | None, invitation_
         return await store.by_id(db, invitation.id)
 
 
+async def standing(db: aiosqlite.Connection, invitation: Invitation, now: datetime | None = None) -> str:
+    """The state, and inviter_gone for a live invitation whose inviter may no longer make it."""
+    current = state(invitation, now)
+    if current in ("open", "awaiting_endorsement") and not await _inviter_may_still(db, invitation):
+        return "inviter_gone"
+    return current
+
+
 async def lookup(db: aiosqlite.Connection, token: str, now: datetime | None = None) -> Invitation:
     """The invitation behind a link, if it can be accepted now; else Unusable saying why not."""
     invitation = await store.by_token_hash(db, accounts.token_hash(token)) if token else None
-    current = "unknown" if invitation is None else state(invitation, now)
+    current = "unknown" if invitation is None else await standing(db, invitation, now)
     if current != "open":
         raise Unusable(REASONS[current], current)
     return invitation
+
+
+async def _inviter_may_still(db: aiosqlite.Connection, invitation: Invitation) -> bool:
+    """Decided at acceptance: the inviter is still a member, and still a Partner if the invitation makes one."""
+    if invitation.inviter_id is None:
+        return True  # the operator at the command line
+    inviter = await local_actors.by_id(db, invitation.inviter_id)
+    if inviter is None or inviter.tier is None:
+        return False
+    return invitation.tier != "partner" or inviter.tier == "partner"
 
 
 async def accept(db: aiosqlite.Connection, config: Config, token: str, handle: str, display_name: str,

@@ -30,7 +30,7 @@ from node.governance.events import (
 )
 from node.governance.membership import iso
 from node.store import crews as crews_store
-from node.store import follows, local_actors, remote
+from node.store import follows, local_actors
 from node.store import proposals as store
 from node.store.local_actors import LocalActor
 from node.store.proposals import Proposal
@@ -62,8 +62,8 @@ def _transition(proposal: Proposal, to: str) -> None:
         raise ProposalError(f"a proposal that is {proposal.state.replace('_', ' ')} cannot become {to}")
 
 
-async def electorate(db: aiosqlite.Connection, config: Config, proposal: Proposal) -> set[str]:
-    """Every actor URI that may take a stance: members, Partners, the crew, or members and the Group's followers."""
+async def local_electorate(db: aiosqlite.Connection, config: Config, proposal: Proposal) -> set[str]:
+    """The actor URIs here that may take a stance: the crew, the Partners, or every member."""
     if proposal.scope == "crew":
         crew = await crews_store.by_id(db, proposal.crew_id)
         members = [await local_actors.by_id(db, i) for i in (crew.members if crew else ())]
@@ -71,12 +71,17 @@ async def electorate(db: aiosqlite.Connection, config: Config, proposal: Proposa
     everyone = await local_actors.members(db)
     if proposal.scope == "partners":
         return {local_uri(config, m.username) for m in everyone if m.tier == "partner"}
-    voters = {local_uri(config, m.username) for m in everyone}
+    return {local_uri(config, m.username) for m in everyone}
+
+
+async def electorate_size(db: aiosqlite.Connection, config: Config, proposal: Proposal) -> int:
+    """How many may take a stance: the local electorate, and for a public proposal the Group's followers
+    elsewhere too (counted in the database, never listed: a Group may have many)."""
+    size = len(await local_electorate(db, config, proposal))
     if proposal.scope == "public":
         group = await local_actors.group(db)
-        for follow in await follows.list_for(db, followee=local_uri(config, group.username), state="accepted"):
-            voters.add(follow.follower)
-    return voters
+        size += await follows.count_followers_elsewhere(db, local_uri(config, group.username), _origin(config.base_url))
+    return size
 
 
 def _origin(uri: str) -> str:
@@ -85,21 +90,18 @@ def _origin(uri: str) -> str:
 
 
 async def may_take_part(db: aiosqlite.Connection, config: Config, proposal: Proposal, voter: str) -> bool:
-    """In the electorate; for a public proposal also any member of a sibling Congregation (an actor on the
-    server of a Group that follows ours: one server is one Congregation)."""
-    if voter in await electorate(db, config, proposal):
+    """In the local electorate; for a public proposal also any follower of the Group, and any member of a sibling
+    Congregation (an actor on the server of a Group that follows ours and that ours follows: one server is one
+    Congregation). A Group that only follows us is a reader, not a sibling: its server's accounts do not vote."""
+    if voter in await local_electorate(db, config, proposal):
         return True
     if proposal.scope != "public" or _origin(voter) == _origin(config.base_url):
         return False
-    group = await local_actors.group(db)
-    followers = await follows.list_for(db, followee=local_uri(config, group.username), state="accepted")
-    sibling_origins = {_origin(f.follower) for f in followers if await _is_group(db, f.follower)}
-    return _origin(voter) in sibling_origins
-
-
-async def _is_group(db: aiosqlite.Connection, uri: str) -> bool:
-    actor = await remote.actor(db, uri)
-    return actor is not None and actor.kind == "Group" and actor.deleted_at is None
+    group_uri = local_uri(config, (await local_actors.group(db)).username)
+    followed = await follows.get(db, voter, group_uri)
+    if followed is not None and followed.state == "accepted":
+        return True
+    return await follows.mutual_group_on(db, group_uri, _origin(voter))
 
 
 def _clean_options(kind: str, options: list[str]) -> tuple[str, ...]:
@@ -243,13 +245,14 @@ async def cast(db: aiosqlite.Connection, config: Config, proposal: Proposal, vot
 async def current_tally(db: aiosqlite.Connection, config: Config, proposal: Proposal) -> tally.Tally:
     rows = await store.stances(db, proposal.id)
     stances = [tally.Stance(r.voter, r.choices, r.cast_at, r.id, r.reason) for r in rows]
-    eligible = proposal.eligible if proposal.eligible is not None else len(await electorate(db, config, proposal))
+    eligible = proposal.eligible if proposal.eligible is not None else await electorate_size(db, config, proposal)
     return tally.tally(proposal.kind, proposal.options, stances, eligible, proposal.quorum_percent)
 
 
 def results_visible(proposal: Proposal) -> bool:
-    """Hidden results stay hidden from everyone, the author too, until the proposal closes."""
-    return not (proposal.hide_results and proposal.is_open)
+    """Hidden results stay hidden from everyone, the author too, until the proposal closes; a withdrawn one never
+    closed, so its results stay hidden for good (else withdrawing would be a way to peek)."""
+    return not (proposal.hide_results and proposal.state in ("open", "withdrawn"))
 
 
 async def standing_stances(db: aiosqlite.Connection, proposal: Proposal) -> list[store.StanceRow]:
@@ -261,11 +264,26 @@ async def standing_stances(db: aiosqlite.Connection, proposal: Proposal) -> list
     return sorted(latest.values(), key=lambda r: r.cast_at)
 
 
+def action_target(proposal: Proposal) -> str | None:
+    """The username of the member a promote or remove_member proposal is about."""
+    if proposal.action not in ("promote", "remove_member") or not proposal.action_args:
+        return None
+    return str(proposal.action_args.get("member", "")).lstrip("@").lower() or None
+
+
+def may_withdraw(actor: LocalActor, proposal: Proposal) -> bool:
+    """Only the proposer, and never the member the proposal acts on (else a Partner could stop their own removal)."""
+    return actor.id == proposal.author_id and actor.username != action_target(proposal)
+
+
 async def withdraw(db: aiosqlite.Connection, actor: LocalActor, proposal_id: int) -> list[Event]:
+    """The proposer takes back an open proposal; nobody else may, and the member it acts on never may."""
     async with transaction(db):
         proposal = await get(db, proposal_id)
-        if actor.id != proposal.author_id and actor.tier != "partner":
-            raise ProposalError("only the proposer or a Partner can withdraw a proposal")
+        if actor.username == action_target(proposal):
+            raise ProposalError("a proposal about you cannot be withdrawn by you: it is for the others to decide")
+        if actor.id != proposal.author_id:
+            raise ProposalError("only the proposer can withdraw a proposal")
         _transition(proposal, "withdrawn")
         await store.set_state(db, proposal.id, "withdrawn")
         return [ProposalWithdrawn(await store.by_id(db, proposal.id))]

@@ -93,6 +93,11 @@ async def reset(db: aiosqlite.Connection, token_hash: str) -> PasswordReset | No
     return PasswordReset(*row) if row else None
 
 
+async def delete_open_resets_of(db: aiosqlite.Connection, actor_id: int) -> None:
+    """Void a member's unused reset links (the used ones stay, as the record that a reset happened)."""
+    await db.execute("DELETE FROM password_resets WHERE actor_id = ? AND used_at IS NULL", (actor_id,))
+
+
 async def mark_reset_used(db: aiosqlite.Connection, token_hash: str) -> None:
     await db.execute("UPDATE password_resets SET used_at = ? WHERE token_hash = ?", (now_iso(), token_hash))
 

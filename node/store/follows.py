@@ -67,7 +67,9 @@ async def delete_involving(db: aiosqlite.Connection, actor_uri: str) -> None:
 
 
 async def list_for(db: aiosqlite.Connection, *, followee: str | None = None, follower: str | None = None,
-                   state: str | None = None, limit: int = 1000, offset: int = 0) -> list[Follow]:
+                   state: str | None = None, limit: int | None = None, offset: int = 0) -> list[Follow]:
+    """Follows matching the filters, oldest first; every one unless `limit` says (a silent cap once cut off
+    followers past the 1,000th from voting: callers that need one row or a count have queries of their own)."""
     where, args = [], []
     for column, value in (("followee", followee), ("follower", follower), ("state", state)):
         if value is not None:
@@ -75,7 +77,7 @@ async def list_for(db: aiosqlite.Connection, *, followee: str | None = None, fol
             args.append(value)
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     async with db.execute(f"SELECT {_COLUMNS} FROM follows{clause} ORDER BY id LIMIT ? OFFSET ?",
-                          (*args, limit, offset)) as cur:
+                          (*args, -1 if limit is None else limit, offset)) as cur:
         return [Follow(*row) for row in await cur.fetchall()]
 
 
@@ -85,3 +87,28 @@ async def count(db: aiosqlite.Connection, *, followee: str | None = None, follow
     async with db.execute(f"SELECT COUNT(*) FROM follows WHERE {column} = ? AND state = ?",
                           (value, state)) as cur:
         return (await cur.fetchone())[0]
+
+
+# The follower's URI starts with a prefix (its origin and "/"), compared without case as hosts are.
+_FOLLOWER_ON = "lower(substr(follower, 1, length(?))) = ?"
+
+
+async def count_followers_elsewhere(db: aiosqlite.Connection, followee: str, local_origin: str) -> int:
+    """Accepted followers of `followee` that are not on our own server (those are counted as members)."""
+    prefix = local_origin.lower() + "/"
+    async with db.execute("SELECT COUNT(*) FROM follows WHERE followee = ? AND state = 'accepted'"
+                          f" AND NOT {_FOLLOWER_ON}", (followee, prefix, prefix)) as cur:
+        return (await cur.fetchone())[0]
+
+
+async def mutual_group_on(db: aiosqlite.Connection, group_uri: str, origin: str) -> bool:
+    """Whether a Group on `origin` follows `group_uri` and is followed back, both accepted: a sibling there."""
+    prefix = origin.lower() + "/"
+    async with db.execute(
+            "SELECT 1 FROM follows theirs"
+            " JOIN follows ours ON ours.follower = theirs.followee AND ours.followee = theirs.follower"
+            "  AND ours.state = 'accepted'"
+            " JOIN remote_actors a ON a.uri = theirs.follower AND a.kind = 'Group' AND a.deleted_at IS NULL"
+            " WHERE theirs.followee = ? AND theirs.state = 'accepted'"
+            "  AND lower(substr(theirs.follower, 1, length(?))) = ? LIMIT 1", (group_uri, prefix, prefix)) as cur:
+        return await cur.fetchone() is not None

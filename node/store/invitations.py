@@ -28,7 +28,9 @@ class Invitation:
 
 _SELECT = ("SELECT i.id, i.token_hash, i.tier, i.inviter_id, i.note, i.endorsements_needed, i.created_at,"
            " i.expires_at, i.revoked_at, i.revoked_by, i.used_at, i.used_by,"
-           " (SELECT group_concat(partner_id) FROM invitation_endorsements e WHERE e.invitation_id = i.id)"
+           # Only endorsements by those who are Partners now count: a removed or demoted Partner's word lapses.
+           " (SELECT group_concat(e.partner_id) FROM invitation_endorsements e"
+           "  JOIN members m ON m.actor_id = e.partner_id AND m.tier = 'partner' WHERE e.invitation_id = i.id)"
            " FROM invitations i")
 
 

@@ -177,3 +177,24 @@ async def entries(db: aiosqlite.Connection, after: int = 0, limit: int = 100) ->
 async def count_entries(db: aiosqlite.Connection) -> int:
     async with db.execute("SELECT COUNT(*) FROM decision_log") as cur:
         return (await cur.fetchone())[0]
+
+
+def _question_key(proposal_id: int) -> str:
+    return f"question_update:{proposal_id}"
+
+
+async def question_updated_at(db: aiosqlite.Connection, proposal_id: int) -> float | None:
+    """When (by the node's clock) the last Update(Question) of a proposal's counts went out."""
+    async with db.execute("SELECT value FROM node_state WHERE key = ?", (_question_key(proposal_id),)) as cur:
+        row = await cur.fetchone()
+    return float(row[0]) if row else None
+
+
+async def set_question_updated_at(db: aiosqlite.Connection, proposal_id: int, when: float | None) -> None:
+    """Remember when the counts last went out; None forgets it (the proposal closed: nothing more to throttle)."""
+    if when is None:
+        await db.execute("DELETE FROM node_state WHERE key = ?", (_question_key(proposal_id),))
+        return
+    await db.execute("INSERT INTO node_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key)"
+                     " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                     (_question_key(proposal_id), repr(when), now_iso()))

@@ -17,7 +17,7 @@ __all__ = ["Names", "field", "form_status", "now", "read_form", "sentence"]
 
 # Links a person was given: never heard of it, or it has been spent, withdrawn or has run out.
 LINK_STATUS = {"unknown": 404, "used": 410, "revoked": 410, "expired": 410, "departed": 410,
-               "awaiting_endorsement": 409}
+               "awaiting_endorsement": 409, "inviter_gone": 410}
 
 
 def form_status(exc: GovernanceError) -> int:

@@ -46,7 +46,7 @@ async def _listing(request: web.Request, me: LocalActor) -> list[dict[str, Any]]
     names = Names(request.app[DB])
     rows = []
     for invitation in await store.recent(request.app[DB]):
-        current = invitations.state(invitation, now(request))
+        current = await invitations.standing(request.app[DB], invitation, now(request))
         used_by = await names.actor(invitation.used_by)
         label = {
             "open": "open",
@@ -55,6 +55,7 @@ async def _listing(request: web.Request, me: LocalActor) -> list[dict[str, Any]]
             "used": f"used by @{used_by.username}" if used_by else "used",
             "revoked": "revoked",
             "expired": "expired",
+            "inviter_gone": "void: whoever made it can no longer make it",
         }[current]
         live = current in ("open", "awaiting_endorsement")
         rows.append({

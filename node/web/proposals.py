@@ -194,13 +194,15 @@ async def _page(request: web.Request, proposal: Proposal, status: int = 200, err
     db, config, me = request.app[DB], request.app[CONFIG], member(request)
     visible = proposals.results_visible(proposal)
     result = await proposals.current_tally(db, config, proposal) if visible else None
-    values: dict[str, Any] = {"may_vote": False, "mine": None, "standing": [], "names": {}, "may_manage": False}
+    values: dict[str, Any] = {"may_vote": False, "mine": None, "standing": [], "names": {}, "may_manage": False,
+                              "may_withdraw": False}
     if me is not None:
         voter = proposals.local_uri(config, me.username)
         standing = await proposals.standing_stances(db, proposal)
         mine = next((s for s in standing if s.voter == voter), None)
         values.update(
             mine=mine, may_manage=me.id == proposal.author_id or me.tier == "partner",
+            may_withdraw=proposals.may_withdraw(me, proposal),
             may_vote=proposal.is_open and await proposals.may_take_part(db, config, proposal, voter),
             standing=standing if visible else [],
             names=await _names(db, config, [s.voter for s in standing]) if visible else {})
@@ -246,7 +248,7 @@ async def take_stance(request: web.Request) -> web.StreamResponse:
 @routes.post("/proposals/{uuid}/withdraw")
 @require_member
 async def withdraw(request: web.Request) -> web.StreamResponse:
-    """The proposer or a Partner withdraws an open proposal."""
+    """The proposer withdraws an open proposal (never the member it acts on)."""
     db, config = request.app[DB], request.app[CONFIG]
     proposal = await _proposal(request)
     await read_form(request)

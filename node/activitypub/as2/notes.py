@@ -7,6 +7,7 @@ from typing import Any
 from node import uris
 from node.activitypub.as2.documents import AS_CONTEXT, actor_id
 from node.activitypub.as2.parse import PUBLIC, BadDocument, is_http_url, origin, ref, types_of
+from node.activitypub.as2.questions import check_poll_size
 from node.activitypub.sanitize import clean_html
 from node.config import Config
 from node.db import now_iso
@@ -127,6 +128,8 @@ def parse_note(document: dict[str, Any]) -> RemoteObject:
     authors = [a for a in _refs(document.get("attributedTo")) if is_http_url(a) and origin(a) == origin(uri)]
     if not authors:
         raise BadDocument(f"{uri} has no author on its own origin")
+    if "Question" in kinds:
+        check_poll_size(document)
     content = document.get("content")
     content_map = document.get("contentMap")
     if not isinstance(content, str) and isinstance(content_map, dict):

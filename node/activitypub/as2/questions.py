@@ -10,8 +10,9 @@ from typing import Any
 from node import uris
 from node.activitypub.as2.context import QUESTION_CONTEXT
 from node.activitypub.as2.documents import actor_id
-from node.activitypub.as2.parse import PUBLIC, ref, types_of
+from node.activitypub.as2.parse import PUBLIC, BadDocument, ref, types_of
 from node.config import Config
+from node.governance.proposals import MAX_OPTION, MAX_OPTIONS
 from node.governance.tally import Tally
 from node.store.proposals import Proposal
 
@@ -77,6 +78,21 @@ def poll_options(document: dict[str, Any]) -> tuple[tuple[str, ...], bool]:
         if isinstance(options, list):
             return tuple(o["name"] for o in options if isinstance(o, dict) and isinstance(o.get("name"), str)), multiple
     return (), False
+
+
+def check_poll_size(document: dict[str, Any]) -> None:
+    """Refuse a remote poll over our own limits (BadDocument): a poll of thousands of options would be stored,
+    then drawn on every member's home page."""
+    for field in ("oneOf", "anyOf"):
+        options = document.get(field)
+        if options is None:
+            continue
+        if not isinstance(options, list) or len(options) > MAX_OPTIONS:
+            raise BadDocument(f"a poll here has at most {MAX_OPTIONS} options")
+        for option in options:
+            name = option.get("name") if isinstance(option, dict) else None
+            if isinstance(name, str) and len(name) > MAX_OPTION:
+                raise BadDocument(f"a poll's option here is at most {MAX_OPTION} characters")
 
 
 def poll_closed(document: dict[str, Any], now_iso: str) -> bool:
