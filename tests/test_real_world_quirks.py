@@ -1,0 +1,126 @@
+"""What other real servers do that the specifications allow or that we must live with, each played by a loopback
+server under a made-up name, against a node with the SSRF guard on.
+
+- Epicyon answers a delivery 202 without a Content-Length and keeps the body open;
+- Epicyon sends its Accept and Reject without an id (transient activities);
+- servers ask WebFinger for acct:name@host without our non-default port;
+- a follow request approved later must not leave its inbox row saying "pending approval".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+
+from tests.delivery_fakes import queue, row
+from tests.fediverse import FakeActor, InProcessNode, free_port, init_node
+from tests.resolver import LoopbackDNS
+
+PEER = "epicyon.test.example"
+
+
+@dataclass
+class NamedActor(FakeActor):
+    """A FakeActor reached by a made-up public name (through the test DNS) rather than by 127.0.0.1."""
+
+    host: str = PEER
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@pytest.fixture
+async def dns():
+    return LoopbackDNS()
+
+
+@pytest.fixture
+async def alpha(tmp_path, dns):
+    """A node at alpha.test.example with the SSRF guard on; its clock is the app's, moved only by the test."""
+    port = free_port()
+    config = init_node(tmp_path / "alpha", port, "Alpha", host="alpha.test.example")
+    dns.add("alpha.test.example", port)
+    node = await InProcessNode(config, resolver=dns).start()
+    yield node
+    await node.close()
+
+
+@pytest.fixture
+async def peer(dns):
+    actor = await NamedActor(name="epi").start()
+    dns.add(PEER, actor.port)
+    yield actor
+    await actor.close()
+
+
+@pytest.fixture
+async def session(dns):
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=dns)) as s:
+        yield s
+
+
+# Verifying a signature caches the signer's key and document: not an effect of the activity (see inbox.py).
+KEY_CACHE = {"remote_keys", "remote_actors"}
+
+
+def changed_tables(before: dict, after: dict) -> set[str]:
+    return {table for table in after if before.get(table) != after[table]}
+
+
+# A 2xx whose body never ends
+
+
+@pytest.fixture
+async def endless_202(dns):
+    """An inbox that answers `202` and its headers, no Content-Length, then holds the body open until released."""
+    release = asyncio.Event()
+    requests: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                           if line.lower().startswith(b"content-length:")), 0)
+            requests.append(head + await reader.readexactly(length))
+            writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+                         b"Connection: keep-alive\r\n\r\n{\"ok\": ")
+            await writer.drain()
+            await release.wait()
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    port = free_port()
+    server = await asyncio.start_server(answer, "127.0.0.1", port)
+    dns.add("slow.test.example", port)
+    try:
+        yield f"http://slow.test.example:{port}/inbox", requests, release
+    finally:
+        release.set()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_delivery__a_202_whose_body_never_ends_is_done_without_waiting_for_it(alpha, endless_202):
+    # Given a delivery queued to an inbox that answers 202 and then never finishes its body
+    inbox, requests, release = endless_202
+    await queue(alpha, alpha.clock, [inbox])
+    before = await alpha.snapshot()
+    # When the app's delivery worker makes one pass
+    assert await alpha.run_deliveries() == 1
+    # Then the pass ended while the body was still held open, and the delivery is done with its 202
+    assert not release.is_set()
+    assert len(requests) == 1 and requests[0].startswith(b"POST /inbox ")
+    delivery = await row(alpha)
+    assert (delivery["state"], delivery["last_status"], delivery["last_error"]) == ("done", 202, None)
+    # And nothing is left to retry, and only the delivery and the host's health changed
+    assert await alpha.run_deliveries() == 0
+    assert changed_tables(before, await alpha.snapshot()) <= {"deliveries", "hosts"}
+
+
