@@ -124,3 +124,24 @@ async def test_delivery__a_202_whose_body_never_ends_is_done_without_waiting_for
     assert changed_tables(before, await alpha.snapshot()) <= {"deliveries", "hosts"}
 
 
+# WebFinger without our port
+
+
+@pytest.mark.parametrize("domain, expected", [
+    ("{host}", 200), ("{host}:{port}", 200), ("{HOST}", 200),
+    ("{host}:1", 404), ("other.test.example", 404), ("other.test.example:{port}", 404),
+])
+async def test_webfinger__our_bare_host_is_ours_on_a_non_default_port(alpha, session, domain, expected):
+    # Given a node served on a non-default port
+    host, port = alpha.config.host.rsplit(":", 1)
+    domain = domain.format(host=host, HOST=host.upper(), port=port)
+    # When a server asks for acct:group@DOMAIN
+    async with session.get(f"{alpha.base}/.well-known/webfinger", params={"resource": f"acct:group@{domain}"}) as r:
+        status, jrd = r.status, await r.json(content_type=None)
+    # Then our host name is ours with or without the port, and any other host or port is not
+    assert status == expected
+    if expected == 200:
+        assert jrd["subject"] == f"acct:group@{alpha.config.host}"
+        assert {"rel": "self", "type": "application/activity+json", "href": alpha.group_id} in jrd["links"]
+
+
