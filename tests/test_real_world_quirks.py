@@ -16,7 +16,11 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
+from node.appkeys import HTTP
+from node.processing.follows import answer_request
+from node.store import local_actors
 from tests.delivery_fakes import queue, row
+from tests.factories import deliver_all, received
 from tests.fediverse import FakeActor, InProcessNode, free_port, init_node
 from tests.resolver import LoopbackDNS
 
@@ -145,3 +149,27 @@ async def test_webfinger__our_bare_host_is_ours_on_a_non_default_port(alpha, ses
         assert {"rel": "self", "type": "application/activity+json", "href": alpha.group_id} in jrd["links"]
 
 
+# The outcome of a follow request approved later
+
+
+@pytest.mark.parametrize("accept, outcome", [(True, "accepted"), (False, "rejected")])
+async def test_inbox_row__says_what_became_of_a_follow_request_once_answered(alpha, peer, session, accept, outcome):
+    # Given a Follow of the Group, processed and waiting for a person's approval
+    activity = peer.activity("Follow", alpha.group_id)
+    assert (await peer.post(session, alpha.base + "/inbox", activity))[0] == 202
+    await alpha.drain_inbox()
+    async with alpha.db.execute("SELECT * FROM inbox") as cur:
+        (held,) = [dict(r) for r in await cur.fetchall()]
+    assert held["outcome"] == "pending approval"
+    async with alpha.db.execute("SELECT id FROM follows WHERE follower = ?", (peer.id,)) as cur:
+        (request_id,) = await cur.fetchone()
+    # When a Partner approves (or rejects) it
+    group = await local_actors.group(alpha.db)
+    await answer_request(alpha.db, alpha.config, group, alpha.app[HTTP], request_id, accept)
+    # Then the Follow's inbox row records what finally happened, and nothing else about it changed
+    async with alpha.db.execute("SELECT * FROM inbox") as cur:
+        (after,) = [dict(r) for r in await cur.fetchall()]
+    assert after == {**held, "outcome": outcome}
+    # And the answer still went out
+    await deliver_all(alpha)
+    assert [a["object"]["id"] for a in received(peer, "Accept" if accept else "Reject")] == [activity["id"]]
