@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from dataclasses import dataclass
 
 import aiohttp
 import pytest
 
 from node.appkeys import HTTP
-from node.processing.follows import answer_request
+from node.processing.follows import answer_request, follow
 from node.store import local_actors
 from tests.delivery_fakes import queue, row
 from tests.factories import deliver_all, received
@@ -126,6 +127,74 @@ async def test_delivery__a_202_whose_body_never_ends_is_done_without_waiting_for
     # And nothing is left to retry, and only the delivery and the host's health changed
     assert await alpha.run_deliveries() == 0
     assert changed_tables(before, await alpha.snapshot()) <= {"deliveries", "hosts"}
+
+
+# Accept and Reject without an id
+
+
+async def _group_follows(alpha: InProcessNode, peer: NamedActor) -> dict:
+    """The Group asks to follow `peer`; returns the Follow as the peer received it."""
+    group = await local_actors.group(alpha.db)
+    await follow(alpha.db, alpha.config, group, alpha.app[HTTP], peer.id)
+    await deliver_all(alpha)
+    (sent,) = received(peer, "Follow")
+    return sent
+
+
+def _transient(peer: NamedActor, kind: str, follow_activity: dict, **changes) -> dict:
+    activity = peer.activity(kind, {**follow_activity, **changes})
+    del activity["id"]
+    return activity
+
+
+async def _follow_state(alpha: InProcessNode, peer: NamedActor) -> str:
+    async with alpha.db.execute("SELECT state FROM follows WHERE follower = ? AND followee = ?",
+                                (alpha.group_id, peer.id)) as cur:
+        return (await cur.fetchone())[0]
+
+
+@pytest.mark.parametrize("kind, state, outcome", [("Accept", "accepted", "follow accepted"),
+                                                  ("Reject", "rejected", "follow rejected")])
+async def test_inbox__an_answer_without_an_id_settles_our_follow_once(alpha, peer, session, kind, state, outcome):
+    # Given the Group's pending follow of the peer
+    sent = await _group_follows(alpha, peer)
+    assert await _follow_state(alpha, peer) == "pending"
+    # When the peer answers it with an id-less (transient) Accept or Reject embedding our Follow
+    body = json.dumps(_transient(peer, kind, sent)).encode()
+    assert (await peer.post(session, alpha.base + "/inbox", body))[0] == 202
+    await alpha.drain_inbox()
+    # Then the follow is settled, and the row is kept under a key derived from the body
+    assert await _follow_state(alpha, peer) == state
+    async with alpha.db.execute("SELECT activity_id, type, outcome FROM inbox") as cur:
+        ((key, kind_stored, recorded),) = await cur.fetchall()
+    assert key.startswith("urn:congregation:transient:sha256:") and (kind_stored, recorded) == (kind, outcome)
+    # And the same activity replayed (freshly signed) is taken as the one already held
+    before = await alpha.snapshot()
+    assert (await peer.post(session, alpha.base + "/inbox", body))[0] == 202
+    assert await alpha.drain_inbox() == 0
+    assert await alpha.snapshot() == before
+
+
+@pytest.mark.parametrize("case", ["follow-of-someone-else", "not-a-follow", "follow-by-a-stranger", "create"])
+async def test_inbox__other_activities_without_an_id_are_still_refused(alpha, peer, session, case):
+    # Given the Group's pending follow of the peer
+    sent = await _group_follows(alpha, peer)
+    activity = {
+        # the peer "accepts" a Follow whose object is another actor
+        "follow-of-someone-else": _transient(peer, "Accept", sent, object="http://other.test.example/u"),
+        "not-a-follow": _transient(peer, "Accept", sent, type="Like"),
+        # a Follow made by an actor that is not ours
+        "follow-by-a-stranger": _transient(peer, "Accept", sent, actor="http://other.test.example/u"),
+        "create": _transient(peer, "Create", {"type": "Note", "content": "hi", "attributedTo": peer.id}),
+    }[case]
+    before = await alpha.snapshot()
+    # When the peer sends it without an id
+    status, text = await peer.post(session, alpha.base + "/inbox", activity)
+    # Then it is refused as before, and nothing changed
+    assert (status, json.loads(text)["error"]) == (400, "the activity has no http(s) id")
+    assert await alpha.drain_inbox() == 0
+    assert changed_tables(before, await alpha.snapshot()) <= KEY_CACHE
+    assert await _follow_state(alpha, peer) == "pending"
 
 
 # WebFinger without our port
