@@ -153,14 +153,19 @@ async def _follow_state(alpha: InProcessNode, peer: NamedActor) -> str:
         return (await cur.fetchone())[0]
 
 
+@pytest.mark.parametrize("embedded", [True, False], ids=["embedded-follow", "follow-by-id"])
 @pytest.mark.parametrize("kind, state, outcome", [("Accept", "accepted", "follow accepted"),
                                                   ("Reject", "rejected", "follow rejected")])
-async def test_inbox__an_answer_without_an_id_settles_our_follow_once(alpha, peer, session, kind, state, outcome):
+async def test_inbox__an_answer_without_an_id_settles_our_follow_once(alpha, peer, session, kind, state, outcome,
+                                                                    embedded):
     # Given the Group's pending follow of the peer
     sent = await _group_follows(alpha, peer)
     assert await _follow_state(alpha, peer) == "pending"
     # When the peer answers it with an id-less (transient) Accept or Reject embedding our Follow
-    body = json.dumps(_transient(peer, kind, sent)).encode()
+    answer = _transient(peer, kind, sent)
+    if not embedded:
+        answer["object"] = sent["id"]
+    body = json.dumps(answer).encode()
     assert (await peer.post(session, alpha.base + "/inbox", body))[0] == 202
     await alpha.drain_inbox()
     # Then the follow is settled, and the row is kept under a key derived from the body
@@ -175,7 +180,8 @@ async def test_inbox__an_answer_without_an_id_settles_our_follow_once(alpha, pee
     assert await alpha.snapshot() == before
 
 
-@pytest.mark.parametrize("case", ["follow-of-someone-else", "not-a-follow", "follow-by-a-stranger", "create"])
+@pytest.mark.parametrize("case", ["follow-of-someone-else", "not-a-follow", "follow-by-a-stranger", "create",
+                                  "type-is-a-list", "reference-elsewhere"])
 async def test_inbox__other_activities_without_an_id_are_still_refused(alpha, peer, session, case):
     # Given the Group's pending follow of the peer
     sent = await _group_follows(alpha, peer)
@@ -186,6 +192,9 @@ async def test_inbox__other_activities_without_an_id_are_still_refused(alpha, pe
         # a Follow made by an actor that is not ours
         "follow-by-a-stranger": _transient(peer, "Accept", sent, actor="http://other.test.example/u"),
         "create": _transient(peer, "Create", {"type": "Note", "content": "hi", "attributedTo": peer.id}),
+        "type-is-a-list": {**_transient(peer, "Accept", sent), "type": ["Accept"]},
+        # a bare reference must at least be one of our activities
+        "reference-elsewhere": {**_transient(peer, "Accept", sent), "object": "http://other.test.example/follow"},
     }[case]
     before = await alpha.snapshot()
     # When the peer sends it without an id

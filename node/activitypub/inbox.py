@@ -158,7 +158,8 @@ def transient_answer_key(config: Config, activity: dict[str, Any], actor: str, b
     """A dedup key for an id-less Accept/Reject of a Follow by one of ours, sent by the Follow's object; else None.
 
     The key is the hash of the body, so the same transient activity replayed is still taken once."""
-    if activity.get("id") is not None or activity.get("type") not in TRANSIENT_ANSWERS:
+    kind = activity.get("type")
+    if activity.get("id") is not None or not isinstance(kind, str) or kind not in TRANSIENT_ANSWERS:
         return None
     follow = activity.get("object")
     if isinstance(follow, dict):
