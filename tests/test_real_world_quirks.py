@@ -81,10 +81,12 @@ def changed_tables(before: dict, after: dict) -> set[str]:
 
 
 @pytest.fixture
-async def endless_202(dns):
-    """An inbox that answers `202` and its headers, no Content-Length, then holds the body open until released."""
+async def endless_body(dns):
+    """An inbox that answers a status (202 unless the test says) and its headers, no Content-Length, then holds the
+    body open until released."""
     release = asyncio.Event()
     requests: list[bytes] = []
+    status = {"line": b"202 Accepted"}
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -92,7 +94,7 @@ async def endless_202(dns):
             length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
                            if line.lower().startswith(b"content-length:")), 0)
             requests.append(head + await reader.readexactly(length))
-            writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+            writer.write(b"HTTP/1.1 " + status["line"] + b"\r\nContent-Type: application/json\r\n"
                          b"Connection: keep-alive\r\n\r\n{\"ok\": ")
             await writer.drain()
             await release.wait()
@@ -105,16 +107,16 @@ async def endless_202(dns):
     server = await asyncio.start_server(answer, "127.0.0.1", port)
     dns.add("slow.test.example", port)
     try:
-        yield f"http://slow.test.example:{port}/inbox", requests, release
+        yield f"http://slow.test.example:{port}/inbox", requests, release, status
     finally:
         release.set()
         server.close()
         await server.wait_closed()
 
 
-async def test_delivery__a_202_whose_body_never_ends_is_done_without_waiting_for_it(alpha, endless_202):
+async def test_delivery__a_202_whose_body_never_ends_is_done_without_waiting_for_it(alpha, endless_body):
     # Given a delivery queued to an inbox that answers 202 and then never finishes its body
-    inbox, requests, release = endless_202
+    inbox, requests, release, _ = endless_body
     await queue(alpha, alpha.clock, [inbox])
     before = await alpha.snapshot()
     # When the app's delivery worker makes one pass
@@ -127,6 +129,20 @@ async def test_delivery__a_202_whose_body_never_ends_is_done_without_waiting_for
     # And nothing is left to retry, and only the delivery and the host's health changed
     assert await alpha.run_deliveries() == 0
     assert changed_tables(before, await alpha.snapshot()) <= {"deliveries", "hosts"}
+
+
+async def test_delivery__a_final_refusal_whose_body_never_ends_is_still_final(alpha, endless_body):
+    # Given a delivery queued to an inbox that answers 410 Gone and then never finishes its body
+    inbox, _, release, status = endless_body
+    status["line"] = b"410 Gone"
+    await queue(alpha, alpha.clock, [inbox])
+    # When the app's delivery worker makes one pass (an error body is waited for a moment only: it is for the log)
+    assert await alpha.run_deliveries() == 1
+    # Then the 410 counts, as final, rather than a timeout to retry
+    assert not release.is_set()
+    delivery = await row(alpha)
+    assert (delivery["state"], delivery["last_status"]) == ("failed", 410)
+    assert delivery["last_error"].startswith('{"ok": ')
 
 
 # Accept and Reject without an id
