@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
@@ -24,6 +24,14 @@ def _bad(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status, headers=CORS)
 
 
+def is_our_domain(domain: str, config: Config) -> bool:
+    """True for our host[:port], or our bare host name when we are served on another port."""
+    # Epicyon and others build acct:name@host from the host name alone, dropping a non-default port; the host
+    # name is ours whatever the port, while host:another-port names another server and stays refused.
+    domain = domain.lower()
+    return domain in (config.host.lower(), (urlsplit(config.base_url).hostname or "").lower())
+
+
 def parse_resource(resource: str, config: Config) -> tuple[str | None, str | None]:
     """(username, error) for an `acct:` URI or one of our actor URLs."""
     if resource.startswith("acct:"):
@@ -31,7 +39,7 @@ def parse_resource(resource: str, config: Config) -> tuple[str | None, str | Non
         name, at, domain = account.rpartition("@")
         if not at or not name or not domain:
             return None, "resource must look like acct:name@host"
-        if domain.lower() != config.host.lower():
+        if not is_our_domain(domain, config):
             return None, None
         return name.lower(), None
     if resource.startswith(("http://", "https://")):

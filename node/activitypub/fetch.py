@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,11 @@ log = logging.getLogger(__name__)
 AS_TYPES = ("application/activity+json", "application/ld+json")
 ACCEPT_AS = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 USER_AGENT = f"{SOFTWARE_NAME}/{__version__}"
+
+# What a POST's answer body is read for: a line in the log. A 2xx is never waited on (Epicyon answers 2xx
+# without a Content-Length and keeps the body open); an error body is waited on for at most ERROR_BODY_WAIT s.
+ANSWER_BODY_BYTES = 2000
+ERROR_BODY_WAIT = 2.0
 
 # signer(method, url, body, content_type) -> headers to add
 Signer = Callable[[str, str, bytes | None, str | None], dict[str, str]]
@@ -83,6 +89,25 @@ def strip_fragment(url: str) -> str:
     except ValueError:  # not a URL anyone could fetch; what matters is that it is not an error
         return url.partition("#")[0]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+
+
+async def _read_some(response: aiohttp.ClientResponse, limit: int, wait: float) -> bytes:
+    """At most `limit` bytes of the body: what has arrived, plus what arrives within `wait` seconds.
+
+    The status is the answer; a body that never ends must not turn it into a timeout."""
+    content = response.content
+    data = content.read_nowait(limit)
+    if wait > 0 and len(data) < limit and not content.at_eof():
+        try:
+            async with asyncio.timeout(wait):
+                while len(data) < limit and (chunk := await content.read(limit - len(data))):
+                    data += chunk
+        except TimeoutError:
+            pass
+    if not content.at_eof():
+        # The rest is never read: the connection cannot carry another request, so it is closed, not pooled.
+        response.close()
+    return data
 
 
 class HttpClient:
@@ -175,8 +200,9 @@ class HttpClient:
             headers.update(sign("POST", url, body, content_type))
         try:
             async with self.session.post(url, data=body, headers=headers, allow_redirects=False) as response:
-                text = (await self._read_capped(response)).decode("utf-8", "replace")
-                return PostResult(response.status, text[:2000], response.headers.get("Retry-After"))
+                wait = 0.0 if 200 <= response.status < 300 else ERROR_BODY_WAIT
+                text = (await _read_some(response, ANSWER_BODY_BYTES, wait)).decode("utf-8", "replace")
+                return PostResult(response.status, text, response.headers.get("Retry-After"))
         except aiohttp.ClientError as exc:
             raise FetchError(f"cannot post to {url}: {exc.__class__.__name__}: {exc}") from None
         except TimeoutError:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from typing import Any
 
 import aiosqlite
 from aiohttp import web
 
+from node import uris
 from node.activitypub.as2 import parse
 from node.activitypub.jsonsafe import BadJSON, loads_object
 from node.activitypub.keys import KEY_UNAVAILABLE, KeyUnavailable
@@ -21,6 +23,7 @@ from node.activitypub.ratelimit import retry_after_header
 from node.activitypub.signatures import SignatureError
 from node.activitypub.verify import check, pending_signature
 from node.appkeys import CONFIG, DB, DELIVERY, INBOX_WRITER, KEYS, RATE_LIMIT
+from node.config import Config
 from node.db import StorageUnavailable, is_unavailable, now_iso
 from node.store import inbox as inbox_store
 from node.store import local_actors
@@ -33,6 +36,9 @@ INBOX_TYPES = ("application/activity+json", "application/ld+json", "application/
 # Activities whose object is authored by the actor: its id must share the actor's origin.
 AUTHORED_OBJECT = {"Create", "Update", "Delete", "Undo"}
 RETRY_AFTER_SECONDS = "30"
+# Answers to our Follows that may come without an id: ActivityPub allows transient activities, and Epicyon sends
+# its Accept and Reject that way.
+TRANSIENT_ANSWERS = {"Accept", "Reject"}
 
 
 class InboxWriter:
@@ -148,6 +154,24 @@ def origin_problem(activity: dict[str, Any], actor: str) -> str | None:
     return None
 
 
+def transient_answer_key(config: Config, activity: dict[str, Any], actor: str, body: bytes) -> str | None:
+    """A dedup key for an id-less Accept/Reject of a Follow by one of ours, sent by the Follow's object; else None.
+
+    The key is the hash of the body, so the same transient activity replayed is still taken once."""
+    kind = activity.get("type")
+    if activity.get("id") is not None or not isinstance(kind, str) or kind not in TRANSIENT_ANSWERS:
+        return None
+    follow = activity.get("object")
+    if isinstance(follow, dict):
+        if follow.get("type") != "Follow" or parse.ref(follow.get("object")) != actor:
+            return None
+        if uris.local_username(config, parse.ref(follow.get("actor"))) is None:
+            return None
+    elif not parse.on_origin(parse.ref(follow), parse.origin(config.base_url)):
+        return None  # a bare reference must at least name an activity of ours; the handler finds the Follow
+    return f"urn:congregation:transient:sha256:{hashlib.sha256(body).hexdigest()}"
+
+
 async def post_inbox(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     recipient = request.match_info.get("username")
@@ -189,14 +213,16 @@ async def post_inbox(request: web.Request) -> web.Response:
     actor = parse.ref(activity.get("actor"))
     if actor != signer.key_owner:
         return refuse(401, "the activity's actor is not the owner of the signing key", "actor_not_signer")
-    problem = origin_problem(activity, actor)
-    if problem:
-        return refuse(400, problem, "origin")
+    activity_id = transient_answer_key(config, activity, actor, body)
+    if activity_id is None:
+        problem = origin_problem(activity, actor)
+        if problem:
+            return refuse(400, problem, "origin")
+        activity_id = activity["id"]
     try:
-        await request.app[INBOX_WRITER].put(activity["id"], activity["type"], actor, recipient,
-                                            body.decode("utf-8"))
+        await request.app[INBOX_WRITER].put(activity_id, activity["type"], actor, recipient, body.decode("utf-8"))
     except StorageUnavailable as exc:
-        log.warning("inbox refused %s from %s: storage unavailable (%s)", activity["id"], actor, exc)
+        log.warning("inbox refused %s from %s: storage unavailable (%s)", activity_id, actor, exc)
         return refuse(503, "storage is unavailable, try again later", "storage", **{"Retry-After": RETRY_AFTER_SECONDS})
     return web.Response(status=202)
 

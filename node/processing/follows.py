@@ -17,6 +17,7 @@ from node.governance.errors import Conflict, Invalid, NotFound, Unreachable
 from node.governance.events import Event, FollowAnswered, FollowRequested
 from node.processing.common import apply
 from node.store import follows
+from node.store import inbox as inbox_store
 from node.store.follows import Follow
 from node.store.local_actors import LocalActor
 from node.store.remote import RemoteActor
@@ -44,7 +45,10 @@ async def answer(db: aiosqlite.Connection, config: Config, actor: LocalActor, ro
                  accept: bool) -> list[Event]:
     """Accept or Reject a follow of `actor`: the state and the Accept/Reject commit together."""
     async def change() -> list[Event]:
-        await follows.set_state(db, row.id, "accepted" if accept else "rejected")
+        state = "accepted" if accept else "rejected"
+        await follows.set_state(db, row.id, state)
+        # The Follow's inbox row said "pending approval" when it was processed; it now says what became of it.
+        await inbox_store.set_outcome(db, row.activity_id, state)
         return [FollowAnswered(actor, await follows.by_id(db, row.id), accept, inbox)]
 
     return await apply(db, config, change)

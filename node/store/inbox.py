@@ -50,6 +50,12 @@ async def mark_failed_attempt(db: aiosqlite.Connection, row_id: int, outcome: st
     )
 
 
+async def set_outcome(db: aiosqlite.Connection, activity_id: str, outcome: str) -> None:
+    """Record what finally became of a processed activity (a Follow answered later by a person)."""
+    await db.execute("UPDATE inbox SET outcome = ? WHERE activity_id = ? AND processed_at IS NOT NULL",
+                     (outcome, activity_id))
+
+
 async def by_activity_id(db: aiosqlite.Connection, activity_id: str) -> InboxRow | None:
     async with db.execute(
         "SELECT id, activity_id, type, actor, recipient, body, attempts FROM inbox WHERE activity_id = ?",
