@@ -52,13 +52,15 @@ async def tombstone_actor(db: aiosqlite.Connection, uri: str) -> None:
     )
 
 
-async def upsert_key(db: aiosqlite.Connection, key_id: str, owner: str, public_key_pem: str) -> None:
-    await db.execute(
+async def upsert_key(db: aiosqlite.Connection, key_id: str, owner: str, public_key_pem: str) -> bool:
+    """Cache the key; False (nothing changed) when the id is cached for another owner, whose key it stays."""
+    async with db.execute(
         "INSERT INTO remote_keys (key_id, owner, public_key_pem, fetched_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (key_id) DO UPDATE SET owner = excluded.owner,"
-        " public_key_pem = excluded.public_key_pem, fetched_at = excluded.fetched_at",
+        " ON CONFLICT (key_id) DO UPDATE SET public_key_pem = excluded.public_key_pem,"
+        " fetched_at = excluded.fetched_at WHERE remote_keys.owner = excluded.owner",
         (key_id, owner, public_key_pem, now_iso()),
-    )
+    ) as cur:
+        return cur.rowcount > 0
 
 
 async def key(db: aiosqlite.Connection, key_id: str) -> tuple[str, str] | None:
