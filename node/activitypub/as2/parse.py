@@ -119,6 +119,10 @@ def keys_of(document: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return found
 
 
+# A 4096-bit RSA PEM is about 800 characters: anything far larger is not a key, and would be stored as one.
+MAX_KEY_MATERIAL = 8192
+
+
 def _under(key_id: str, actor_id: str) -> bool:
     """True when `key_id` is the actor's own URI with a fragment, or a path below it (GoToSocial's `/main-key`)."""
     try:
@@ -141,5 +145,5 @@ def own_keys_of(document: dict[str, Any], fetched_key: str | None = None) -> dic
     if not isinstance(actor_id, str):
         return {}
     return {key_id: entry for key_id, entry in keys_of(document).items()
-            if entry[0] == actor_id and origin(key_id) == origin(actor_id)
+            if entry[0] == actor_id and origin(key_id) == origin(actor_id) and len(entry[1]) <= MAX_KEY_MATERIAL
             and (key_id == fetched_key or _under(key_id, actor_id))}
