@@ -63,7 +63,7 @@ async def test_inbox__processed_flags_keep_their_ids_but_not_their_bodies(world)
 
 async def test_inbox__bad_signatures_store_no_actor_document(world):
     node, server, session = world
-    pad = {"id": server.id("eve") + "#pad", "owner": server.id("eve"), "publicKeyPem": "x" * 500_000}
+    pad = {"id": server.id("eve") + "#pad", "owner": server.id("eve"), "publicKeyPem": "x" * 100_000}
     server.extra["eve"] = [pad]
     before = await node.snapshot()
     # When 10 POSTs name eve's key but are signed with another
@@ -76,9 +76,40 @@ async def test_inbox__bad_signatures_store_no_actor_document(world):
     assert after["remote_actors"] == before["remote_actors"]
     assert {t: r for t, r in after.items() if t != "remote_keys"} == \
         {t: r for t, r in before.items() if t != "remote_keys"}
-    # Only her real key: the 500 kB "key" her document also lists is not one
+    # Only her real key: the 100 kB "key" her document also lists is not one
     assert [row[0] for row in after["remote_keys"] if row not in before["remote_keys"]] == [server.key_id("eve")]
     # And once a signature of hers verifies, her document is kept
     assert await send(node, session, server.key_id("eve"), server.keys["eve"],
                       server.activity("eve", "Follow", node.group_id)) == 202
     assert await node.count("remote_actors", "uri = ?", server.id("eve")) == 1
+
+
+async def test_actor__a_document_over_the_cap_is_never_stored(world):
+    node, server, session = world
+    # Given eve's document carries 300 kB of padding
+    big = "x" * 300_000
+    original = server.document
+    server.document = lambda name: original(name) | ({"summary": big} if name == "eve" else {})
+    # When she signs a Follow (her key verifies)
+    assert await send(node, session, server.key_id("eve"), server.keys["eve"],
+                      server.activity("eve", "Follow", node.group_id)) == 202
+    # Then her key is cached, her document is not
+    assert await node.count("remote_keys", "owner = ?", server.id("eve")) == 1
+    assert await node.count("remote_actors", "uri = ?", server.id("eve")) == 0
+
+
+async def test_actor__an_update_over_the_cap_is_ignored_and_stores_nothing(world):
+    node, server, session = world
+    assert await send(node, session, server.key_id("eve"), server.keys["eve"],
+                      server.activity("eve", "Follow", node.group_id)) == 202
+    await node.drain_inbox()
+    before = await node.snapshot()
+    # When eve sends an Update of herself with 300 kB of padding
+    update = server.activity("eve", "Update", server.document("eve") | {"summary": "x" * 300_000})
+    assert await send(node, session, server.key_id("eve"), server.keys["eve"], update) == 202
+    await node.drain_inbox()
+    # Then the row says why, without its body, and nothing else changed
+    after = await node.snapshot()
+    async with node.db.execute("SELECT outcome, body FROM inbox WHERE activity_id = ?", (update["id"],)) as cur:
+        assert tuple(await cur.fetchone()) == ("ignored: the actor's document is over 256 KiB", "")
+    assert {t: r for t, r in after.items() if t != "inbox"} == {t: r for t, r in before.items() if t != "inbox"}

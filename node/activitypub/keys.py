@@ -224,8 +224,10 @@ class KeyResolver:
         if key_id not in stored:
             raise KeyUnavailable(f"key {key_id} is cached for another owner than {owner}")
         self._remember(stored)
-        self._unverified[actor.uri] = (actor, json.dumps(actor_doc))
-        self._unverified.move_to_end(actor.uri)
+        text = json.dumps(actor_doc)
+        if len(text.encode()) <= remote.MAX_DOCUMENT_BYTES:  # a bigger one is never kept: the key alone is
+            self._unverified[actor.uri] = (actor, text)
+            self._unverified.move_to_end(actor.uri)
         while len(self._unverified) > MAX_UNVERIFIED_DOCUMENTS:
             self._unverified.popitem(last=False)
         return resolved

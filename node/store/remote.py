@@ -22,10 +22,22 @@ class RemoteActor:
     deleted_at: str | None
 
 
+# The largest actor document kept: real ones are a few kB (Misskey's with many emoji, tens); what a stranger's
+# server answers beyond this is refused, not stored (issue 12: the disk filled with actor documents).
+MAX_DOCUMENT_BYTES = 256 * 1024
+
+
+class DocumentTooLarge(ValueError):
+    """An actor document over MAX_DOCUMENT_BYTES: refused, nothing stored."""
+
+
 _COLUMNS = "uri, kind, username, host, inbox, shared_inbox, display_name, fetched_at, deleted_at"
 
 
 async def upsert_actor(db: aiosqlite.Connection, actor: RemoteActor, document: str) -> None:
+    """Cache the actor and its document; DocumentTooLarge (nothing stored) past MAX_DOCUMENT_BYTES."""
+    if len(document.encode()) > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLarge(f"the document of {actor.uri} is over {MAX_DOCUMENT_BYTES // 1024} KiB")
     await db.execute(
         "INSERT INTO remote_actors (uri, kind, username, host, inbox, shared_inbox, display_name, document,"
         " fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uri) DO UPDATE SET kind = excluded.kind,"

@@ -26,6 +26,8 @@ async def on_update_actor(ctx: InboxContext, activity: dict[str, Any], actor: st
     held = await remote.actor(ctx.db, actor)
     if held is None or held.deleted_at is not None:
         return "ignored: Update of an actor we do not hold"
+    if len(json.dumps(document).encode()) > remote.MAX_DOCUMENT_BYTES:
+        return f"ignored: the actor's document is over {remote.MAX_DOCUMENT_BYTES // 1024} KiB"
     # As when a key is fetched: the actor vouches only for its own keys, on its origin and under its URI.
     keys = own_keys_of(document)
     async with transaction(ctx.db):
