@@ -6,12 +6,13 @@ so they are right after a restart. Each app has its own registry (tests run many
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from node.activitypub.inbox import REFUSAL
-from node.appkeys import DB, METRICS, WORKER_TASKS
+from node.appkeys import CONFIG, DB, METRICS, WORKER_TASKS
 from node.db import StorageUnavailable, now_iso, transaction
 
 
@@ -31,9 +32,15 @@ class Metrics:
         self.inbox_pending = Gauge("congregation_inbox_pending", "Accepted activities not processed yet", registry=r)
         self.members = Gauge("congregation_members", "Members by tier", ["tier"], registry=r)
         self.proposals = Gauge("congregation_proposals", "Proposals by state", ["state"], registry=r)
+        # Growth is the rate of this gauge (Prometheus' deriv()): a stranger filling the disk shows here first.
+        self.database_bytes = Gauge("congregation_database_bytes",
+                                    "Size of the database: its pages plus its write-ahead log", registry=r)
 
-    async def refresh(self, db) -> None:
-        """Read the gauges from the database."""
+    async def refresh(self, db, wal: Path | None = None) -> None:
+        """Read the gauges from the database (`wal`: its write-ahead log file, counted in its size)."""
+        async with db.execute("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()") as cur:
+            pages = (await cur.fetchone())[0]
+        self.database_bytes.set(pages + (wal.stat().st_size if wal is not None and wal.is_file() else 0))
         for gauge, sql, states in (
             (self.deliveries, "SELECT state, COUNT(*) FROM deliveries GROUP BY state", ("queued", "done", "failed")),
             (self.members, "SELECT tier, COUNT(*) FROM members GROUP BY tier", ("friend", "partner")),
@@ -69,7 +76,8 @@ async def count_inbox(request: web.Request, handler) -> web.StreamResponse:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    await request.app[METRICS].refresh(request.app[DB])
+    path = request.app[CONFIG].db_path
+    await request.app[METRICS].refresh(request.app[DB], path.with_name(path.name + "-wal"))
     return web.Response(body=generate_latest(request.app[METRICS].registry),
                         headers={"Content-Type": CONTENT_TYPE_LATEST})
 

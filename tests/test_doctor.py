@@ -65,6 +65,7 @@ async def test_doctor__healthy_node__every_line_ok(tmp_path):
     assert all(line.startswith("ok    ") for line in lines.values()), text
     assert lines["config"] == f"ok    config: {config.data_dir / 'congregation.toml'} (base_url {config.base_url})"
     assert "the Group @group and 1 person" in lines["keys"]
+    assert re.search(r"the database takes \d+(\.\d+)? [KMG]i?B", lines["disk"]), text
     assert f"answers as {config.base_url}/actors/group with the Group's key" in lines["base URL"]
 
 

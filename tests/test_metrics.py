@@ -104,3 +104,18 @@ async def test_healthz__a_stopped_worker_answers_503_naming_it(tmp_path, session
             assert (await r.json())["delivery-worker"] == "stopped"
     finally:
         await server.close()
+
+
+async def test_metrics__database_size_grows_with_what_is_stored(node, remote, session):
+    # Given a node scraped once
+    size = ("congregation_database_bytes", ())
+    before = await scrape(node, session)
+    async with node.db.execute("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()") as cur:
+        page_bytes = (await cur.fetchone())[0]
+    assert before[size] >= page_bytes > 0
+    # When 30 activities of 20 kB each arrive
+    for _ in range(30):
+        activity = remote.activity("Flag", [node.group_id], content="x" * 20_000)
+        assert (await remote.post(session, node.base + "/inbox", activity))[0] == 202
+    # Then the size shown grew by at least what they take
+    assert (await scrape(node, session))[size] >= before[size] + 30 * 20_000

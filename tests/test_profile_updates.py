@@ -48,7 +48,8 @@ async def world(make_node, make_remote, browsers, session) -> World:
     fan = await make_remote("fan")
     world = World(node, sibling, fan, ada)
     await follow(node, fan, session, world.ada_id)
-    await sibling.app[KEYS].resolve(world.ada_id + "#main-key")
+    resolved = await sibling.app[KEYS].resolve(world.ada_id + "#main-key")
+    await sibling.app[KEYS].vouched(resolved.owner)  # what a verified signature of hers does
     assert (await remote.actor(sibling.db, world.ada_id)).display_name == "Ada"
     return world
 
@@ -173,7 +174,7 @@ async def inbox_outcome(node: InProcessNode, activity_id: str) -> str:
 
 async def test_inbound_update__an_actor_updates_its_own_cached_document_and_keys(node, remote, session):
     # Given a remote actor whose actor and key the node has cached
-    await node.app[KEYS].resolve(remote.key_id)
+    await node.app[KEYS].vouched((await node.app[KEYS].resolve(remote.key_id)).owner)  # as a verified signature does
     new_key = signatures.generate_private_key()
     document = remote.document() | {"name": "Fan Renamed", "summary": "New here.", "publicKey": {
         "id": remote.key_id, "owner": remote.id, "publicKeyPem": signatures.public_pem(new_key)}}
@@ -197,7 +198,7 @@ async def test_inbound_update__of_another_actor_on_the_same_host_is_ignored(node
                                      "publicKeyPem": signatures.public_pem(signatures.generate_private_key())}}
     mallory.documents[vera_id] = (200, vera)
     await fetch_remote_actor(node.db, node.app[HTTP], vera_id)
-    await node.app[KEYS].resolve(vera_id + "#main-key")
+    await node.app[KEYS].vouched((await node.app[KEYS].resolve(vera_id + "#main-key")).owner)
     before = (await remote_actor(node, vera_id), await cached_document(node, vera_id),
               await remote_key(node, vera_id + "#main-key"))
     # When mallory sends an Update whose object is vera, with mallory's key in it
@@ -216,7 +217,7 @@ async def test_inbound_update__of_another_actor_on_the_same_host_is_ignored(node
 
 async def test_inbound_update__of_an_actor_on_another_host_is_refused(node, make_remote, session):
     mallory, vera = await make_remote("mallory"), await make_remote("vera")
-    await node.app[KEYS].resolve(vera.key_id)
+    await node.app[KEYS].vouched((await node.app[KEYS].resolve(vera.key_id)).owner)  # as a verified signature does
     before = await cached_document(node, vera.id)
     status, _ = await mallory.post(session, node.base + "/inbox",
                                    mallory.activity("Update", vera.document() | {"name": "Vera (hacked)"}))

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 import aiosqlite
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from node.activitypub.as2.parse import BadDocument, host_of, keys_of, origin, parse_actor, types_of
+from node.activitypub.as2.parse import BadDocument, keys_of, origin, own_keys_of, parse_actor, types_of
 from node.activitypub.fetch import FetchError, HttpClient, connect_host, strip_fragment
 from node.activitypub.ratelimit import HostRateLimiter
 from node.activitypub.signatures import PublicKey, load_public_key
 from node.db import transaction
 from node.store import local_actors, remote
+from node.store.remote import RemoteActor
 
 log = logging.getLogger(__name__)
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -29,6 +30,9 @@ KEY_UNAVAILABLE = "the signing key could not be fetched or used"
 # Unknown keys fetched at once, whoever names them: however many slow servers strangers name in keyIds, the
 # node's other outbound connections (deliveries) stay free. Each key host also gets the inbox's allowance.
 MAX_KEY_FETCHES = 32
+# Actor documents fetched with a key whose signature has not verified yet, held in memory only: a stranger's bad
+# signatures must not fill the disk with the documents they name (issue 12). Kept once a signature verifies.
+MAX_UNVERIFIED_DOCUMENTS = 256
 
 
 class KeyUnavailable(Exception):
@@ -88,6 +92,7 @@ class KeyResolver:
         self.memory_size = memory_size
         self._memory: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._last_refetch: dict[str, float] = {}
+        self._unverified: OrderedDict[str, tuple[RemoteActor, str]] = OrderedDict()
         self._in_flight: dict[str, asyncio.Future[ResolvedKey]] = {}
         self._allowance = HostRateLimiter(fetch_rate, fetch_burst)
 
@@ -150,13 +155,24 @@ class KeyResolver:
             self._memory.popitem(last=False)
 
     async def refetch(self, key_id: str) -> ResolvedKey | None:
-        """Fetch the key again after it failed, at most once per host per refetch window."""
-        host = host_of(key_id)
+        """Fetch the key again after it failed, at most once per key per refetch window.
+
+        Per key, not per host: one account's bad signatures must not use up the refetch another account on the
+        same server needs after rotating its key."""
         now = time.monotonic()
-        if now - self._last_refetch.get(host, -1e9) < self.refetch_seconds:
+        if now - self._last_refetch.get(key_id, -1e9) < self.refetch_seconds:
             return None
-        self._last_refetch[host] = now
+        if len(self._last_refetch) >= self.memory_size:
+            self._last_refetch = {k: t for k, t in self._last_refetch.items() if now - t < self.refetch_seconds}
+        self._last_refetch[key_id] = now
         return await self._fetch(key_id)
+
+    async def vouched(self, owner: str) -> None:
+        """A signature by `owner`'s key verified: keep the actor document its key was fetched with."""
+        held = self._unverified.pop(owner, None)
+        if held is not None:
+            async with transaction(self.db):
+                await remote.upsert_actor(self.db, *held)
 
     def forget(self, owner: str) -> None:
         for key_id in [k for k, (o, _) in self._memory.items() if o == owner]:
@@ -194,14 +210,24 @@ class KeyResolver:
         owner, material = listed[key_id]
         if owner != actor.uri:
             raise KeyUnavailable(f"key {key_id} claims owner {owner}, listed by {actor.uri}")
+        # An actor vouches only for its own keys: on its origin and named under its URI (or the very key whose URL
+        # answered). Listing another account's key id, even on the same server, would plant a wrong key under it.
+        own = own_keys_of(actor_doc, fetched_key=key_id)
+        if key_id not in own:
+            raise KeyUnavailable(f"{actor.uri} lists {key_id}, which is not its own to vouch for")
         resolved = self._resolved(key_id, owner, material)
-        # An actor vouches only for keys on its own origin: listing another server's key id would plant a
-        # wrong key under that id in the cache, and lock the real owner out until a refetch is allowed.
-        own = {listed_id: entry for listed_id, entry in listed.items()
-               if entry[0] == actor.uri and origin(listed_id) == origin(actor.uri)}
+        stored = {}
         async with transaction(self.db):
-            await remote.upsert_actor(self.db, actor, json.dumps(actor_doc))
-            for listed_id, (listed_owner, listed_material) in own.items():
-                await remote.upsert_key(self.db, listed_id, listed_owner, listed_material)
-        self._remember(own)
+            for listed_id, entry in own.items():
+                if await remote.upsert_key(self.db, listed_id, *entry):
+                    stored[listed_id] = entry
+        if key_id not in stored:
+            raise KeyUnavailable(f"key {key_id} is cached for another owner than {owner}")
+        self._remember(stored)
+        text = json.dumps(actor_doc)
+        if len(text.encode()) <= remote.MAX_DOCUMENT_BYTES:  # a bigger one is never kept: the key alone is
+            self._unverified[actor.uri] = (actor, text)
+            self._unverified.move_to_end(actor.uri)
+        while len(self._unverified) > MAX_UNVERIFIED_DOCUMENTS:
+            self._unverified.popitem(last=False)
         return resolved

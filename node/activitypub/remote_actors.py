@@ -21,10 +21,10 @@ async def fetch_remote_actor(db: aiosqlite.Connection, client: HttpClient, uri: 
     try:
         document = await client.get_json(uri)
         actor = parse_actor(document)
-    except (FetchError, BadDocument) as exc:
+        async with transaction(db):
+            await remote.upsert_actor(db, actor, json.dumps(document))
+    except (FetchError, BadDocument, remote.DocumentTooLarge) as exc:
         raise ActorUnavailable(str(exc)) from None
-    async with transaction(db):
-        await remote.upsert_actor(db, actor, json.dumps(document))
     return actor
 
 

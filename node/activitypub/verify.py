@@ -28,11 +28,11 @@ def pending_signature(config: Config, method: str, raw_path: str, headers: Mappi
 
 
 async def check(pending: signatures.PendingSignature, resolver: KeyResolver) -> SignatureCheck:
-    """Verify against the cached key; if that fails, refetch it once (throttled per host) and try again."""
+    """Verify against the cached key; if that fails, refetch it once (throttled per key) and try again."""
     resolved = await resolver.resolve(pending.key_id)
-    if pending.verify(resolved.key):
-        return SignatureCheck(pending.key_id, resolved.owner, pending.scheme)
-    fresh = await resolver.refetch(pending.key_id)
-    if fresh is not None and pending.verify(fresh.key):
-        return SignatureCheck(pending.key_id, fresh.owner, pending.scheme)
-    raise SignatureError("the signature does not verify with the signer's key")
+    if not pending.verify(resolved.key):
+        resolved = await resolver.refetch(pending.key_id)
+        if resolved is None or not pending.verify(resolved.key):
+            raise SignatureError("the signature does not verify with the signer's key")
+    await resolver.vouched(resolved.owner)
+    return SignatureCheck(pending.key_id, resolved.owner, pending.scheme)

@@ -190,7 +190,14 @@ def check_disk(found: Findings, args: argparse.Namespace) -> Outcome:
     if problems:
         return FAIL, "; ".join(problems)
     return OK, (f"{_size(free)} free in {found.data} (need at least {_size(args.min_free)}); "
+                f"the database takes {_size(database_bytes(found.data))}; "
                 f"a {_size(SCRATCH_BYTES)} write and fsync succeeded")
+
+
+def database_bytes(data: Path) -> int:
+    """The database file and its write-ahead log, as they take the disk (what /metrics shows as well)."""
+    path = data / configuration.DB_FILE
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.is_file())
 
 
 # --- HTTP: base URL, clock (the GETs themselves: doctor_http.py) ------------------------------------------------------

@@ -22,10 +22,22 @@ class RemoteActor:
     deleted_at: str | None
 
 
+# The largest actor document kept: real ones are a few kB (Misskey's with many emoji, tens); what a stranger's
+# server answers beyond this is refused, not stored (issue 12: the disk filled with actor documents).
+MAX_DOCUMENT_BYTES = 256 * 1024
+
+
+class DocumentTooLarge(ValueError):
+    """An actor document over MAX_DOCUMENT_BYTES: refused, nothing stored."""
+
+
 _COLUMNS = "uri, kind, username, host, inbox, shared_inbox, display_name, fetched_at, deleted_at"
 
 
 async def upsert_actor(db: aiosqlite.Connection, actor: RemoteActor, document: str) -> None:
+    """Cache the actor and its document; DocumentTooLarge (nothing stored) past MAX_DOCUMENT_BYTES."""
+    if len(document.encode()) > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLarge(f"the document of {actor.uri} is over {MAX_DOCUMENT_BYTES // 1024} KiB")
     await db.execute(
         "INSERT INTO remote_actors (uri, kind, username, host, inbox, shared_inbox, display_name, document,"
         " fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uri) DO UPDATE SET kind = excluded.kind,"
@@ -52,13 +64,15 @@ async def tombstone_actor(db: aiosqlite.Connection, uri: str) -> None:
     )
 
 
-async def upsert_key(db: aiosqlite.Connection, key_id: str, owner: str, public_key_pem: str) -> None:
-    await db.execute(
+async def upsert_key(db: aiosqlite.Connection, key_id: str, owner: str, public_key_pem: str) -> bool:
+    """Cache the key; False (nothing changed) when the id is cached for another owner, whose key it stays."""
+    async with db.execute(
         "INSERT INTO remote_keys (key_id, owner, public_key_pem, fetched_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (key_id) DO UPDATE SET owner = excluded.owner,"
-        " public_key_pem = excluded.public_key_pem, fetched_at = excluded.fetched_at",
+        " ON CONFLICT (key_id) DO UPDATE SET public_key_pem = excluded.public_key_pem,"
+        " fetched_at = excluded.fetched_at WHERE remote_keys.owner = excluded.owner",
         (key_id, owner, public_key_pem, now_iso()),
-    )
+    ) as cur:
+        return cur.rowcount > 0
 
 
 async def key(db: aiosqlite.Connection, key_id: str) -> tuple[str, str] | None:

@@ -117,3 +117,33 @@ def keys_of(document: dict[str, Any]) -> dict[str, tuple[str, str]]:
             found.setdefault(entry["id"], (entry.get("controller", actor_id),
                                            "multibase:" + entry["publicKeyMultibase"]))
     return found
+
+
+# A 4096-bit RSA PEM is about 800 characters: anything far larger is not a key, and would be stored as one.
+MAX_KEY_MATERIAL = 8192
+
+
+def _under(key_id: str, actor_id: str) -> bool:
+    """True when `key_id` is the actor's own URI with a fragment, or a path below it (GoToSocial's `/main-key`)."""
+    try:
+        segments = urlsplit(key_id).path.split("/")
+    except ValueError:
+        return False
+    # `actor/../other#key` starts with the actor's URI and names another account once the client normalises it.
+    if any(s in (".", "..") or s.lower().replace("%2e", ".") in (".", "..") for s in segments):
+        return False
+    return key_id.startswith((actor_id + "#", actor_id + "/"))
+
+
+def own_keys_of(document: dict[str, Any], fetched_key: str | None = None) -> dict[str, tuple[str, str]]:
+    """The keys an actor document vouches for: owned by the actor, on its origin, and named under its URI.
+
+    `fetched_key` is the key id whose own URL answered this document (or a key document naming this owner): that
+    one counts though it is not under the actor's URI. A key listed under another account's id never counts.
+    """
+    actor_id = document.get("id")
+    if not isinstance(actor_id, str):
+        return {}
+    return {key_id: entry for key_id, entry in keys_of(document).items()
+            if entry[0] == actor_id and origin(key_id) == origin(actor_id) and len(entry[1]) <= MAX_KEY_MATERIAL
+            and (key_id == fetched_key or _under(key_id, actor_id))}

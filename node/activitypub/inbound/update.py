@@ -7,7 +7,7 @@ from typing import Any
 
 from node.activitypub import fanout
 from node.activitypub.as2.notes import parse_note
-from node.activitypub.as2.parse import BadDocument, keys_of, origin, parse_actor, ref
+from node.activitypub.as2.parse import BadDocument, own_keys_of, parse_actor, ref
 from node.activitypub.inbound.context import InboxContext, is_note, reshared_by_group
 from node.db import transaction
 from node.store import remote, remote_objects
@@ -26,9 +26,10 @@ async def on_update_actor(ctx: InboxContext, activity: dict[str, Any], actor: st
     held = await remote.actor(ctx.db, actor)
     if held is None or held.deleted_at is not None:
         return "ignored: Update of an actor we do not hold"
-    # As when a key is fetched: the actor vouches only for its own keys, on its own origin.
-    keys = {key_id: entry for key_id, entry in keys_of(document).items()
-            if entry[0] == actor and origin(key_id) == origin(actor)}
+    if len(json.dumps(document).encode()) > remote.MAX_DOCUMENT_BYTES:
+        return f"ignored: the actor's document is over {remote.MAX_DOCUMENT_BYTES // 1024} KiB"
+    # As when a key is fetched: the actor vouches only for its own keys, on its origin and under its URI.
+    keys = own_keys_of(document)
     async with transaction(ctx.db):
         await remote.upsert_actor(ctx.db, parsed, json.dumps(document))
         if keys:

@@ -1,0 +1,166 @@
+"""One account on a server cannot take another account's key on the same server (issue 12, point 7).
+
+A key counts for an actor only if its owner is that actor, it is on the actor's origin and it is named under
+the actor's URI (or is the very key whose URL answered); a cached key owned by another actor is never replaced;
+refetches are throttled per key, so one account's bad signatures do not spend another's. The SSRF guard is on:
+the shared server is reached by a made-up name through the test resolver.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from node.activitypub import signatures
+from tests.fediverse import AS_JSON, InProcessNode, free_port, init_node, listening, pooled_key
+from tests.resolver import LoopbackDNS
+
+SHARED = "shared.test.example"
+
+
+class SharedServer:
+    """Two accounts, alice and eve, on one server: eve controls only her own document."""
+
+    def __init__(self, port: int):
+        self.origin = f"http://{SHARED}:{port}"
+        # Two distinct keys: the pool may hand the same one out twice.
+        self.keys = {"alice": pooled_key(), "eve": rsa.generate_private_key(public_exponent=65537, key_size=2048)}
+        self.extra: dict[str, list[dict[str, Any]]] = {"alice": [], "eve": []}
+
+    def id(self, name: str) -> str:
+        return f"{self.origin}/users/{name}"
+
+    def key_id(self, name: str) -> str:
+        return self.id(name) + "#main-key"
+
+    def document(self, name: str) -> dict[str, Any]:
+        own = {"id": self.key_id(name), "owner": self.id(name), "publicKeyPem": signatures.public_pem(self.keys[name])}
+        return {"@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+                "id": self.id(name), "type": "Person", "preferredUsername": name, "inbox": self.id(name) + "/inbox",
+                "outbox": self.id(name) + "/outbox", "publicKey": [own, *self.extra[name]]}
+
+    def planted(self) -> dict[str, Any]:
+        """Alice's key id, listed by eve as hers, with eve's key."""
+        return {"id": self.key_id("alice"), "owner": self.id("eve"),
+                "publicKeyPem": signatures.public_pem(self.keys["eve"])}
+
+    async def answer(self, request: web.Request) -> web.Response:
+        name = request.path.rsplit("/", 1)[-1]
+        if request.method == "GET" and name in self.keys:
+            return web.json_response(self.document(name), content_type=AS_JSON)
+        return web.Response(status=404)
+
+    def activity(self, name: str, kind: str, obj: Any) -> dict[str, Any]:
+        return {"@context": "https://www.w3.org/ns/activitystreams", "id": f"{self.origin}/a/{os.urandom(6).hex()}",
+                "type": kind, "actor": self.id(name), "object": obj}
+
+
+@pytest.fixture
+async def world(tmp_path):
+    port = free_port()
+    config = init_node(tmp_path / "alpha", port, "Alpha", host="alpha.test.example")
+    dns = LoopbackDNS().add("alpha.test.example", port)
+    holder: dict[str, SharedServer] = {}
+
+    async def answer(request: web.Request) -> web.Response:
+        return await holder["server"].answer(request)
+
+    async with listening(answer) as shared_port:
+        holder["server"] = server = SharedServer(shared_port)
+        dns.add(SHARED, shared_port)
+        node = await InProcessNode(config, resolver=dns).start()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=dns)) as session:
+            yield node, server, session
+        await node.close()
+
+
+async def post(node: InProcessNode, session, server: SharedServer, name: str, activity: dict[str, Any],
+               key_id: str | None = None) -> int:
+    body = json.dumps(activity).encode()
+    headers = signatures.sign("POST", node.base + "/inbox", key_id or server.key_id(name), server.keys[name], body,
+                              AS_JSON)
+    async with session.post(node.base + "/inbox", data=body, headers={**headers, "Content-Type": AS_JSON}) as r:
+        return r.status
+
+
+async def alice_key(node: InProcessNode, server: SharedServer) -> list[tuple]:
+    async with node.db.execute("SELECT owner, public_key_pem FROM remote_keys WHERE key_id = ?",
+                               (server.key_id("alice"),)) as cur:
+        return [tuple(row) for row in await cur.fetchall()]
+
+
+async def test_key__another_account_listing_it_does_not_replace_it(world):
+    node, server, session = world
+    # Given alice's key is cached
+    assert await post(node, session, server, "alice", server.activity("alice", "Follow", node.group_id)) == 202
+    before = await alice_key(node, server)
+    assert before == [(server.id("alice"), signatures.public_pem(server.keys["alice"]))]
+    # When eve's document lists alice's key id as eve's, and eve signs something
+    server.extra["eve"] = [server.planted()]
+    assert await post(node, session, server, "eve", server.activity("eve", "Follow", node.group_id)) == 202
+    # Then alice's cached key is still hers, and her next signature verifies
+    assert await alice_key(node, server) == before
+    assert await post(node, session, server, "alice", server.activity("alice", "Follow", node.group_id)) == 202
+
+
+async def test_key__listed_by_another_account_before_it_is_cached_is_not_planted(world):
+    node, server, session = world
+    # Given eve lists alice's key id before the node has ever seen alice
+    server.extra["eve"] = [server.planted()]
+    assert await post(node, session, server, "eve", server.activity("eve", "Follow", node.group_id)) == 202
+    # Then nothing is cached under alice's key id
+    assert await alice_key(node, server) == []
+    # And alice's first signature verifies with her own key
+    assert await post(node, session, server, "alice", server.activity("alice", "Follow", node.group_id)) == 202
+    assert await alice_key(node, server) == [(server.id("alice"), signatures.public_pem(server.keys["alice"]))]
+
+
+async def test_key__eve_signing_with_alices_key_id_changes_nothing(world):
+    node, server, session = world
+    server.extra["eve"] = [server.planted()]
+    before = await node.snapshot()
+    # When eve signs an activity of her own with alice's key id (and her own key)
+    status = await post(node, session, server, "eve", server.activity("eve", "Follow", node.group_id),
+                        key_id=server.key_id("alice"))
+    # Then it is refused, and only alice's real key (fetched from alice's own document) was cached
+    assert status == 401
+    after = await node.snapshot()
+    assert {t: rows for t, rows in after.items() if t != "remote_keys"} == \
+        {t: rows for t, rows in before.items() if t != "remote_keys"}
+    assert await alice_key(node, server) == [(server.id("alice"), signatures.public_pem(server.keys["alice"]))]
+
+
+async def test_key__update_listing_another_accounts_key_changes_nothing_of_hers(world):
+    node, server, session = world
+    for name in ("alice", "eve"):
+        assert await post(node, session, server, name, server.activity(name, "Follow", node.group_id)) == 202
+    await node.drain_inbox()
+    before = await alice_key(node, server)
+    # When eve sends an Update of herself listing alice's key id as hers
+    server.extra["eve"] = [server.planted()]
+    assert await post(node, session, server, "eve", server.activity("eve", "Update", server.document("eve"))) == 202
+    await node.drain_inbox()
+    # Then alice's key is untouched, and she still signs
+    assert await alice_key(node, server) == before
+    assert await post(node, session, server, "alice", server.activity("alice", "Follow", node.group_id)) == 202
+
+
+async def test_key__refetch_is_throttled_per_key_not_per_host(world):
+    node, server, session = world
+    for name in ("alice", "eve"):
+        assert await post(node, session, server, name, server.activity(name, "Follow", node.group_id)) == 202
+    # Given eve spends a refetch on her own key with a bad signature
+    body = json.dumps(server.activity("eve", "Follow", node.group_id)).encode()
+    headers = signatures.sign("POST", node.base + "/inbox", server.key_id("eve"), pooled_key(), body, AS_JSON)
+    async with session.post(node.base + "/inbox", data=body, headers={**headers, "Content-Type": AS_JSON}) as r:
+        assert r.status == 401
+    # When alice rotates her key and signs with the new one
+    server.keys["alice"] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    # Then the node refetches alice's key (eve's refetch was eve's alone) and accepts her
+    assert await post(node, session, server, "alice", server.activity("alice", "Follow", node.group_id)) == 202
