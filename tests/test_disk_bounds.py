@@ -5,33 +5,18 @@ from __future__ import annotations
 
 import json
 
-import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from node.activitypub import signatures
-from tests.fediverse import AS_JSON, InProcessNode, free_port, init_node, listening
-from tests.resolver import LoopbackDNS
-from tests.test_key_ownership import SHARED, SharedServer
+from tests.fediverse import AS_JSON
+from tests.shared_host import shared_host_world
 
 
 @pytest.fixture
 async def world(tmp_path):
-    port = free_port()
-    config = init_node(tmp_path / "alpha", port, "Alpha", host="alpha.test.example")
-    dns = LoopbackDNS().add("alpha.test.example", port)
-    holder: dict[str, SharedServer] = {}
-
-    async def answer(request):
-        return await holder["server"].answer(request)
-
-    async with listening(answer) as shared_port:
-        holder["server"] = server = SharedServer(shared_port)
-        dns.add(SHARED, shared_port)
-        node = await InProcessNode(config, resolver=dns).start()
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=dns)) as session:
-            yield node, server, session
-        await node.close()
+    async with shared_host_world(tmp_path) as made:
+        yield made
 
 
 async def send(node, session, key_id: str, key, activity) -> int:

@@ -128,3 +128,14 @@ def test_layers__the_check_catches_a_wrong_way_import_and_a_cycle(tmp_path):
                                 "node.store.q -> node.governance (queries know nothing of rules)",
                                 "node.store.q -> node.governance.a (queries know nothing of rules)"]
     assert cycles(graph) == [["node.governance.a", "node.governance.b"]]
+
+
+def test_layers__no_test_module_imports_another():
+    # Shared test code lives in helper modules (factories, fediverse, webclient, …), never in a test_*.py
+    found = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            found += [f"{path.name} -> {n}" for n in names if n.startswith("tests.test_")]
+    assert found == []
