@@ -23,6 +23,7 @@ from node.commands import demo as demo_command
 from node.commands import doctor as doctor_command
 from node.commands import export as export_command
 from node.commands import members as members_command
+from node.commands import moderation as moderation_command
 from node.commands import post as post_command
 from node.commands import propose as propose_command
 from node.commands import verify_decisions as verify_decisions_command
@@ -286,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_siblings)
 
     members_command.add_parser(sub, data_arg, _Parser)
+    moderation_command.add_parsers(sub, data_arg)
     post_command.add_parser(sub, data_arg)
     add_deliveries_parser(sub)
     demo_command.add_parser(sub)

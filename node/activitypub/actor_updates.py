@@ -36,7 +36,7 @@ async def send_update(db: aiosqlite.Connection, config: Config, actor: LocalActo
         # Sibling Congregations meet members through the Group's Announces, and cache them from there.
         inboxes += await posts_store.follower_inboxes(db, actor_id(config, group.username))
     activity = actor_update(document)
-    await outbox.publish(db, actor, activity, inboxes)
+    await outbox.publish(db, actor, activity, inboxes, config=config)
     return activity
 
 

@@ -42,7 +42,7 @@ async def post_changed(db: aiosqlite.Connection, config: Config, event: Event) -
         if by_member and post.to_group and not created:
             # Group followers saw the post only as a boost; Mastodon takes the edit/delete from the author.
             inboxes += await posts_store.follower_inboxes(db, group_uri)
-    await outbox.publish(db, author, activity, inboxes, public)
+    await outbox.publish(db, author, activity, inboxes, public, config=config)
     if by_member and post.to_group:
         await _announce(db, config, group, activity, note["id"] if created else None, public)
 
@@ -53,9 +53,10 @@ async def _announce(db: aiosqlite.Connection, config: Config, group: LocalActor,
     group_uri = actor_id(config, group.username)
     inboxes = await posts_store.follower_inboxes(db, group_uri, exclude=exclude) if public else []
     wrapped = notes.announce(config, group_uri, activity, public)
-    await outbox.publish(db, group, wrapped, inboxes, public)
+    await outbox.publish(db, group, wrapped, inboxes, public, config=config)
     if object_id is not None:
-        await outbox.publish(db, group, notes.announce(config, group_uri, object_id, public), inboxes, public)
+        await outbox.publish(db, group, notes.announce(config, group_uri, object_id, public), inboxes, public,
+                             config=config)
 
 
 async def reshare(db: aiosqlite.Connection, config: Config, group: LocalActor, activity: dict[str, Any],

@@ -16,6 +16,7 @@ import aiosqlite
 from aiohttp import web
 
 from node import uris
+from node.activitypub import blocks
 from node.activitypub.as2 import parse
 from node.activitypub.jsonsafe import BadJSON, loads_object
 from node.activitypub.keys import KEY_UNAVAILABLE, KeyUnavailable
@@ -184,6 +185,8 @@ async def post_inbox(request: web.Request) -> web.Response:
         return refuse(415, "send application/activity+json", "media_type")
     try:
         pending = pending_signature(config, request.method, request.raw_path, request.headers, body)
+        if (blocked := await blocks.inbox_refusal(request.app[DB], config, pending.key_id, body)) is not None:
+            return refuse(403, blocked, "blocked")  # before any key is fetched from that server
         signer = await check(pending, request.app[KEYS])
     except SignatureError as exc:
         return refuse(exc.status, exc.reason, "unsigned" if exc.status == 401 and "not signed" in exc.reason

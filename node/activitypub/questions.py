@@ -59,4 +59,4 @@ async def proposal_changed(db: aiosqlite.Connection, config: Config, event: Even
     activity = {"@context": AS_CONTEXT, "id": activity_id, "type": kind, "actor": group_uri,
                 "to": document["to"], "cc": document["cc"], "object": document}
     inboxes = await posts_store.follower_inboxes(db, group_uri)
-    await outbox.publish(db, group, activity, inboxes, True)
+    await outbox.publish(db, group, activity, inboxes, True, config=config)

@@ -114,3 +114,11 @@ class PollVoted(Event):
     author: str  # the poll's author
     inbox: str
     choices: tuple[str, ...]
+
+
+# Moderation: the Congregation's blocks, allowlist and federation mode. Nothing goes on the wire for them (a blocked
+# server is sent nothing at all); the change is in the moderation log.
+@dataclass(frozen=True)
+class FederationChanged(Event):
+    kind: str  # server_blocked | server_unblocked | server_allowed | server_disallowed | allowlist_mode_on | …_off
+    target: str  # a host, or the mode

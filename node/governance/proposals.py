@@ -7,6 +7,7 @@ that acts (promote, remove_member, approve_sibling, change_setting) is enacted o
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,9 @@ from node.store.proposals import Proposal
 
 TRANSITIONS = {"open": {"passed", "failed", "no_quorum", "withdrawn"}, "passed": {"enacted"}}
 SCOPES = ("congregation", "crew", "partners", "public")
-ACTIONS = ("promote", "remove_member", "approve_sibling", "change_setting")
+ACTIONS = ("promote", "remove_member", "approve_sibling", "change_setting", "block_server", "federation_mode")
+# A proposal's server (block_server) as processing normalised it: IDNA/lowercase, no port.
+_HOST_RE = re.compile(r"[a-z0-9.\-_:]{1,253}")
 MAX_TITLE, MAX_DETAILS, MAX_OPTION, MAX_OPTIONS, MAX_REASON, MAX_OUTCOME = 200, 10_000, 100, 20, 2_000, 5_000
 MIN_OPEN, MAX_OPEN = timedelta(minutes=1), timedelta(days=366)
 
@@ -174,6 +177,14 @@ async def _check_action(db: aiosqlite.Connection, config: Config, author: LocalA
         raise ProposalError("only a consent proposal of the Congregation or its Partners can act")
     if action == "change_setting":
         return _check_setting(config, author, scope, args)
+    if action == "block_server":
+        if not _HOST_RE.fullmatch(str(args.get("server", ""))):
+            raise ProposalError("blocking a server needs the server's name, like social.example")
+        return {"server": args["server"]}
+    if action == "federation_mode":
+        if args.get("mode") not in ("allowlist", "open"):
+            raise ProposalError("the federation mode is allowlist (siblings and listed servers only) or open")
+        return {"mode": args["mode"]}
     if action in ("promote", "remove_member"):
         member = await local_actors.by_username(db, str(args.get("member", "")).lstrip("@").lower())
         if member is None or member.tier is None:

@@ -15,6 +15,7 @@ from node.activitypub.webfinger_client import resolve_handle
 from node.config import Config
 from node.governance.errors import Conflict, Invalid, NotFound, Unreachable
 from node.governance.events import Event, FollowAnswered, FollowRequested
+from node.processing import moderation
 from node.processing.common import apply
 from node.store import follows
 from node.store import inbox as inbox_store
@@ -138,15 +139,23 @@ async def request_received(db: aiosqlite.Connection, config: Config, local: Loca
     # A Congregation following ours asks to be a sibling: trust before inclusion, so a person always decides.
     auto = local.kind == "Person" or (config.public_follows == "auto" and follower.kind != "Group")
     accept = (existing is not None and existing.state == "accepted") or auto
+    # A member who blocks them (or their server) refuses their Follow, as Mastodon does: Reject, nothing kept.
+    refused = await moderation.refuses_follow(db, local, follower.uri)
 
     async def change() -> list[Event]:
         await follows.upsert(db, follower.uri, me, activity_id, "pending")
+        if refused:
+            row = await follows.get(db, follower.uri, me)
+            await follows.delete(db, row.id)
+            return [FollowAnswered(local, row, False, follower.inbox)]
         if not accept:
             return []
         await follows.set_state(db, (await follows.get(db, follower.uri, me)).id, "accepted")
         return [FollowAnswered(local, await follows.get(db, follower.uri, me), True, follower.inbox)]
 
     await apply(db, config, change)
+    if refused:
+        return "rejected: blocked"
     return "accepted" if accept else "pending approval"
 
 

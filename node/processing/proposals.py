@@ -21,8 +21,8 @@ from node.governance import membership, proposals
 from node.governance.errors import GovernanceError
 from node.governance.events import Event
 from node.governance.proposals import ProposalError
+from node.processing import moderation, siblings
 from node.processing import settings as settings_processing
-from node.processing import siblings
 from node.processing.common import apply
 from node.processing.membership import ended
 from node.store import local_actors
@@ -39,6 +39,8 @@ async def open_proposal(db: aiosqlite.Connection, config: Config, author: LocalA
                         **fields: Any) -> list[Event]:
     """Open a proposal (fields as governance.proposals.create takes them); a public one goes out as a Question."""
     moment = _moment(db, now)
+    if "action_args" in fields:
+        fields["action_args"] = moderation.proposal_args(fields.get("action"), fields["action_args"])
     return await apply(db, config, lambda: proposals.create(db, config, author, now=moment, **fields))
 
 
@@ -145,6 +147,8 @@ ENACTORS: dict[str, tuple[Prepare, Apply]] = {
     "remove_member": (_nothing, _remove_member),
     "approve_sibling": (_reach_sibling, _approve_sibling),
     "change_setting": (_nothing, _change_setting),
+    "block_server": (_nothing, moderation.enact_block),
+    "federation_mode": (_nothing, moderation.enact_mode),
 }
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from node.db import read_all
+from node.store.moderation import HIDDEN_FROM_MEMBER
 
 LOCAL, REMOTE = "p", "r"
 # Sorts after every stored time ("2026-…"), so the first page needs no special query.
@@ -92,15 +93,17 @@ async def _entries(db: aiosqlite.Connection, sql: str, args: tuple) -> list[Entr
 
 
 async def home(db: aiosqlite.Connection, viewer_id: int, limit: int, before: Cursor | None = None) -> list[Entry]:
-    """A member's timeline: this node's posts (crew posts of their crews only) and public notes from elsewhere."""
+    """A member's timeline: this node's posts (crew posts of their crews only) and public notes from elsewhere, but
+    none by an account or server the member mutes or blocks, or from a server the Congregation blocks."""
     # Each side is limited on its own index first; the outer sort then merges at most 2 × limit rows.
     sql = (f"SELECT * FROM ({_LOCAL} WHERE deleted_at IS NULL AND {_CREW_VISIBLE} AND (published, id) < (?, ?)"
            " ORDER BY published DESC, id DESC LIMIT ?)"
            f" UNION ALL SELECT * FROM ({_REMOTE} WHERE deleted_at IS NULL AND public = 1"
-           " AND (received_at, rowid) < (?, ?) ORDER BY received_at DESC, rowid DESC LIMIT ?)"
+           f" AND (received_at, rowid) < (?, ?) AND {HIDDEN_FROM_MEMBER}"
+           " ORDER BY received_at DESC, rowid DESC LIMIT ?)"
            " ORDER BY at DESC, kind DESC, rid DESC LIMIT ?")
-    return await _entries(db, sql, (viewer_id, *_bounds(before, LOCAL), limit, *_bounds(before, REMOTE), limit,
-                                    limit))
+    return await _entries(db, sql, (viewer_id, *_bounds(before, LOCAL), limit, *_bounds(before, REMOTE), viewer_id,
+                                    limit, limit))
 
 
 async def by_crew(db: aiosqlite.Connection, crew_id: int, limit: int, before: Cursor | None = None) -> list[Entry]:

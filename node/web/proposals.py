@@ -216,7 +216,8 @@ async def _page(request: web.Request, proposal: Proposal, status: int = 200, err
         state=STATES[proposal.state], closes_in=closes_in(proposal, now(request)), author=author,
         scope=scope_label(proposal, await _crew_names(db)), choices=choices or (), reason=reason or "",
         outcome_text=proposal.outcome if outcome is None else outcome,
-        action_target=(proposal.action_args or {}).get("member") or (proposal.action_args or {}).get("actor"),
+        action_target=next((v for k, v in (proposal.action_args or {}).items()
+                            if k in ("member", "actor", "server", "mode")), None),
         setting_change=proposals.setting_change(config, proposal),
         **values)
     response.headers["Cache-Control"] = "private, no-store" if me is not None else "no-cache"
