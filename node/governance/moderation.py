@@ -77,7 +77,7 @@ def _reason(text: str, required: bool) -> str:
 
 def _not_ours(host: str, place: Place) -> None:
     if covers(host, place.own_host):
-        raise ModerationError(f"{host} is this Congregation's own server")
+        raise ModerationError(f"that is this Congregation's own server ({host})")
 
 
 async def _cut_off(db: aiosqlite.Connection, refused: Callable[[str], bool], why: str) -> None:
@@ -99,10 +99,10 @@ async def block_server(db: aiosqlite.Connection, by: LocalActor | None, host: st
     reason = _reason(reason, required=proposal_id is None)
     sibling = place.sibling_covered_by(host)
     if sibling is not None and proposal_id is None:
-        raise NotPermitted(f"{sibling} is a sibling Congregation's server: blocking it is decided by consent"
-                           " (propose it with the action block_server)")
+        raise NotPermitted(f"the server {sibling} is a sibling Congregation's: blocking it is decided by"
+                           " consent (propose it with the action block_server)")
     if not await store.block_server(db, host, reason, _by(by), proposal_id):
-        raise AlreadyDone(f"{host} is already blocked")
+        raise AlreadyDone(f"the server {host} is already blocked")
     await moderation_log.record(db, "server_blocked", host, by_id=_by(by), proposal_id=proposal_id, reason=reason)
     # Mastodon's domain block (suspend) ends every relationship silently: the server is sent nothing, not even Undo.
     found = await store.follows_on(db, host, place.local_prefix)
@@ -117,7 +117,7 @@ async def unblock_server(db: aiosqlite.Connection, by: LocalActor | None, host: 
     _partner_or_operator(by, "unblock a server")
     reason = _reason(reason, required=False)
     if not await store.unblock_server(db, host):
-        raise NotThere(f"{host} is not blocked")
+        raise NotThere(f"the server {host} is not blocked")
     await moderation_log.record(db, "server_unblocked", host, by_id=_by(by), proposal_id=proposal_id, reason=reason)
     return [FederationChanged("server_unblocked", host)]
 
@@ -129,7 +129,7 @@ async def allow_server(db: aiosqlite.Connection, by: LocalActor | None, host: st
     _not_ours(host, place)
     reason = _reason(reason, required=False)
     if not await store.allow_server(db, host, _by(by)):
-        raise AlreadyDone(f"{host} is already listed")
+        raise AlreadyDone(f"the server {host} is already listed")
     await moderation_log.record(db, "server_allowed", host, by_id=_by(by), reason=reason)
     return [FederationChanged("server_allowed", host)]
 
@@ -140,7 +140,7 @@ async def disallow_server(db: aiosqlite.Connection, by: LocalActor | None, host:
     _partner_or_operator(by, "take a server off the list")
     reason = _reason(reason, required=False)
     if not await store.disallow_server(db, host):
-        raise NotThere(f"{host} is not listed")
+        raise NotThere(f"the server {host} is not listed")
     await moderation_log.record(db, "server_disallowed", host, by_id=_by(by), reason=reason)
     if await store.mode(db) == ALLOWLIST:
         policy = await store.policy(db)

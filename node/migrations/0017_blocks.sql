@@ -37,3 +37,14 @@ CREATE TABLE member_filters (
     created_at TEXT NOT NULL,
     PRIMARY KEY (member_id, target_kind, target)
 );
+
+-- Proposals may now act by blocking a server (a sibling's) and by changing the federation mode. SQLite cannot alter
+-- a CHECK, and rebuilding `proposals` would cascade to its stances: the constraint is widened in place, the way
+-- SQLite's ALTER TABLE documentation gives for changes that leave every stored row valid, and the schema cookie is
+-- moved so that every connection (this one too) reads the new definition.
+PRAGMA writable_schema = ON;
+UPDATE sqlite_master SET sql = replace(sql, '''approve_sibling'', ''change_setting'')',
+                                       '''approve_sibling'', ''change_setting'', ''block_server'', ''federation_mode'')')
+WHERE type = 'table' AND name = 'proposals' AND instr(sql, '''block_server''') = 0;
+PRAGMA schema_version = 1700017;
+PRAGMA writable_schema = OFF;
