@@ -122,6 +122,8 @@ async def test_server_block__nothing_is_delivered_nothing_accepted_and_unblockin
     await follow(alpha, evil, session, ada_uri)
     await _post_as(world, "ada", "before the block")
     assert await _queued_to(alpha, EVIL) == 1
+    # And a post of its own has arrived, committed but not yet read
+    assert (await evil.post(session, alpha.base + "/inbox", _note(evil, "arrived before the block")))[0] == 202
     # When Pat, a Partner, blocks its server, written as a person might (capitals, a trailing dot)
     status, page = await pat.post("/moderation/servers", {"server": "EVIL.Test.Example.", "reason": "spam"},
                                   page="/moderation")
@@ -130,6 +132,10 @@ async def test_server_block__nothing_is_delivered_nothing_accepted_and_unblockin
     assert await alpha.count("follows", "follower = ?", evil.id) == 0
     assert await _queued_to(alpha, EVIL) == 0
     assert await deliver_all(alpha) == 0 and received(evil, "Create") == []
+    # And what it sent before is closed unread: nothing of it is stored
+    assert await alpha.drain_inbox() == 0 and await alpha.count("remote_objects") == 0
+    async with alpha.db.execute("SELECT outcome, body FROM inbox WHERE type = 'Create'") as cur:
+        assert [tuple(r) for r in await cur.fetchall()] == [("refused: the Congregation blocks this server", "")]
     # And a new post makes no delivery row for it at all
     rows = await alpha.count("deliveries", "host LIKE ?", EVIL + "%")
     await _post_as(world, "ada", "after the block")
@@ -202,6 +208,9 @@ async def test_cli__block_list_and_refusals(world, capsys):
         await run_cli("block", EVIL, "--data", data)
     assert exited.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    # A server is read as the connector reads it: a URL on it, or its name in fullwidth letters and dots
+    assert await run_cli("block", "ＥＶＩＬ．test．example", "--reason", "spam", "--data", data) == 0
+    assert await run_cli("unblock", f"https://{EVIL}/users/x", "--data", data) == 0
     assert await run_cli("block", f"https://{EVIL}/users/x", "--reason", "spam", "--data", data) == 0
     assert await run_cli("blocks", "--data", data) == 0
     out = capsys.readouterr().out
@@ -375,7 +384,7 @@ async def test_member_block__ends_follows_both_ways_and_refuses_their_next_follo
     await follow(alpha, evil, session, bo_uri)
     await node_follows(alpha, ada_uri, evil.id)
     evil.received.clear()
-    # When Ada blocks the account, by its handle (found by WebFinger: here its URL)
+    # When Ada blocks the account, by its URL
     status, page = await ada.post("/moderation/mine", {"target": evil.id, "kind": "block"}, page="/moderation")
     assert status == 200 and "Blocked" in text_of(page)
     # Then no follow remains between them, either way; Bo's is untouched

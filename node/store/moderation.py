@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from node.db import now_iso
+from node.store import inbox
 
 OPEN, ALLOWLIST = "open", "allowlist"
 
@@ -151,8 +152,7 @@ async def drop_unprocessed(db: aiosqlite.Connection, refused, why: str) -> int:
     async with db.execute("SELECT id, actor FROM inbox WHERE processed_at IS NULL") as cur:
         ids = [row[0] for row in await cur.fetchall() if refused(host_in_uri(row[1]))]
     if ids:
-        await db.executemany("UPDATE inbox SET processed_at = ?, outcome = ? WHERE id = ?",
-                             [(now_iso(), why, i) for i in ids])
+        await inbox.mark_processed(db, [(i, why) for i in ids])  # the body goes, as for every processed row
     return len(ids)
 
 
