@@ -122,20 +122,26 @@ async def test_server_block__nothing_is_delivered_nothing_accepted_and_unblockin
     await follow(alpha, evil, session, ada_uri)
     await _post_as(world, "ada", "before the block")
     assert await _queued_to(alpha, EVIL) == 1
-    # And a post of its own has arrived, committed but not yet read
+    # And the Group follows it: one post of its own is on the timeline, another committed but not yet read
+    await node_follows(alpha, alpha.group_id, evil.id)
+    assert (await evil.post(session, alpha.base + "/inbox", _note(evil, "on the timeline")))[0] == 202
+    await alpha.drain_inbox()
+    assert "on the timeline" in text_of((await pat.get("/home"))[1])
     assert (await evil.post(session, alpha.base + "/inbox", _note(evil, "arrived before the block")))[0] == 202
     # When Pat, a Partner, blocks its server, written as a person might (capitals, a trailing dot)
     status, page = await pat.post("/moderation/servers", {"server": "EVIL.Test.Example.", "reason": "spam"},
                                   page="/moderation")
     assert status == 200 and "Blocked for the Congregation" in text_of(page)
     # Then its follows of us are gone, and the queued delivery is dropped, never sent
-    assert await alpha.count("follows", "follower = ?", evil.id) == 0
+    assert await alpha.count("follows", "follower = ? OR followee = ?", evil.id, evil.id) == 0
     assert await _queued_to(alpha, EVIL) == 0
     assert await deliver_all(alpha) == 0 and received(evil, "Create") == []
-    # And what it sent before is closed unread: nothing of it is stored
-    assert await alpha.drain_inbox() == 0 and await alpha.count("remote_objects") == 0
-    async with alpha.db.execute("SELECT outcome, body FROM inbox WHERE type = 'Create'") as cur:
-        assert [tuple(r) for r in await cur.fetchall()] == [("refused: the Congregation blocks this server", "")]
+    # And what it sent before is closed unread, and what was stored is tombstoned, off the timeline
+    assert await alpha.drain_inbox() == 0
+    assert await alpha.count("remote_objects", "deleted_at IS NULL") == 0
+    async with alpha.db.execute("SELECT outcome, body FROM inbox WHERE type = 'Create' ORDER BY id") as cur:
+        assert [tuple(r) for r in await cur.fetchall()][1] == ("refused: the Congregation blocks this server", "")
+    assert "on the timeline" not in text_of((await pat.get("/home"))[1])
     # And a new post makes no delivery row for it at all
     rows = await alpha.count("deliveries", "host LIKE ?", EVIL + "%")
     await _post_as(world, "ada", "after the block")

@@ -107,6 +107,7 @@ async def block_server(db: aiosqlite.Connection, by: LocalActor | None, host: st
     # Mastodon's domain block (suspend) ends every relationship silently: the server is sent nothing, not even Undo.
     found = await store.follows_on(db, host, place.local_prefix)
     await store.delete_follows(db, [f[0] for f in found])
+    await store.hide_notes_from(db, host)
     await _cut_off(db, lambda h: covers(host, h), BLOCKED)
     return [FederationChanged("server_blocked", host)]
 

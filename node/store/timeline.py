@@ -94,7 +94,7 @@ async def _entries(db: aiosqlite.Connection, sql: str, args: tuple) -> list[Entr
 
 async def home(db: aiosqlite.Connection, viewer_id: int, limit: int, before: Cursor | None = None) -> list[Entry]:
     """A member's timeline: this node's posts (crew posts of their crews only) and public notes from elsewhere, but
-    none by an account or server the member mutes or blocks, or from a server the Congregation blocks."""
+    none by an account or server the member mutes or blocks."""
     # Each side is limited on its own index first; the outer sort then merges at most 2 × limit rows.
     sql = (f"SELECT * FROM ({_LOCAL} WHERE deleted_at IS NULL AND {_CREW_VISIBLE} AND (published, id) < (?, ?)"
            " ORDER BY published DESC, id DESC LIMIT ?)"
@@ -103,7 +103,7 @@ async def home(db: aiosqlite.Connection, viewer_id: int, limit: int, before: Cur
            " ORDER BY received_at DESC, rowid DESC LIMIT ?)"
            " ORDER BY at DESC, kind DESC, rid DESC LIMIT ?")
     return await _entries(db, sql, (viewer_id, *_bounds(before, LOCAL), limit, *_bounds(before, REMOTE), viewer_id,
-                                    limit, limit))
+                                    viewer_id, limit, limit))
 
 
 async def by_crew(db: aiosqlite.Connection, crew_id: int, limit: int, before: Cursor | None = None) -> list[Entry]:
