@@ -150,7 +150,8 @@ async def test_server_block__nothing_is_delivered_nothing_accepted_and_unblockin
     # When it posts to us, signed with its key, by its own name or one written differently
     fetched = list(evil.fetched)
     before = await alpha.snapshot()
-    for key_id in (evil.key_id, evil.key_id.replace(EVIL, "EVIL.TEST.EXAMPLE."), evil.key_id):
+    for key_id in (evil.key_id, evil.key_id.replace(EVIL, "EVIL.TEST.EXAMPLE."),
+                   evil.key_id.replace(EVIL, "ｅｖｉｌ．ｔｅｓｔ．ｅｘａｍｐｌｅ"), evil.key_id):
         body = json.dumps(_note(evil, "spam spam")).encode()
         url = alpha.base + "/inbox"
         headers = signatures.sign("POST", url, key_id, evil.key, body, AS_JSON)
@@ -227,6 +228,15 @@ async def test_cli__block_list_and_refusals(world, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["congregation: the server evil.test.example is already blocked",
                    "congregation: the server elsewhere.example is not blocked"]
+    # And allowlist mode or a server's block is proposed at the command line, as any action is
+    await make_member(world.alpha, "pat", "partner")
+    assert await run_cli("propose", "--as", "pat", "--title", "Close the doors", "--closes", "3d",
+                         "--action", "federation_mode", "--mode", "allowlist", "--data", data) == 0
+    assert await run_cli("propose", "--as", "pat", "--title", "Block them", "--closes", "3d",
+                         "--action", "block_server", "--server", "Other.Example", "--data", data) == 0
+    async with world.alpha.db.execute("SELECT action, action_args FROM proposals ORDER BY id") as cur:
+        assert [tuple(r) for r in await cur.fetchall()] == [("federation_mode", '{"mode": "allowlist"}'),
+                                                            ("block_server", '{"server": "other.example"}')]
 
 
 # Siblings and allowlist mode: decided by consent

@@ -53,6 +53,10 @@ async def _propose(config, db, args: argparse.Namespace) -> int:
             action_args = {"actor": args.sibling or ""}
         elif args.action == "change_setting":
             action_args = {"setting": args.setting or "", "value": args.value or ""}
+        elif args.action == "block_server":
+            action_args = {"server": args.server or ""}
+        elif args.action == "federation_mode":
+            action_args = {"mode": args.mode or ""}
         events = await processing_proposals.open_proposal(
             db, config, author, kind=args.kind, title=args.title, details=args.details, closes_at=args.closes,
             scope=args.scope, options=args.option, multiple=args.multiple, quorum_percent=args.quorum,
@@ -93,6 +97,8 @@ def add_parsers(sub, data_arg=None) -> None:
     p.add_argument("--sibling", help="for approve_sibling: the sibling Congregation's Group URL")
     p.add_argument("--setting", help=f"for change_setting: one of {', '.join(configuration.DECIDABLE)}")
     p.add_argument("--value", help="for change_setting: the setting's new value")
+    p.add_argument("--server", help="for block_server: the server's name (a sibling's may be blocked only so)")
+    p.add_argument("--mode", choices=("allowlist", "open"), help="for federation_mode: allowlist or open")
     if data_arg is not None:
         data_arg(p)
     p.set_defaults(run=cmd_propose)
