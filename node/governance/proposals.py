@@ -2,7 +2,8 @@
 
 Lifecycle as data: open → passed | failed | no_quorum, open → withdrawn, passed → enacted. The node closes
 proposals itself when their time comes — also the ones whose time came while it was down — and a proposal
-that acts (promote, remove_member, approve_sibling, change_setting) is enacted once, by an enactor the caller supplies.
+that acts (promote, remove_member, approve_sibling, change_setting, block_server, federation_mode) is enacted
+once, by an enactor the caller supplies.
 """
 
 from __future__ import annotations
