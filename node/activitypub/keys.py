@@ -113,7 +113,8 @@ class KeyResolver:
         domain_rate, domain_burst = domain_rate or fetch_rate, domain_burst or fetch_burst
         self._allowance = Allowance(fetch_rate, fetch_burst, domain_rate, domain_burst, clock)
         self._known_allowance = Allowance(fetch_rate, fetch_burst, domain_rate, domain_burst, clock)
-        self._client_allowance = HostRateLimiter(fetch_rate, fetch_burst, clock)
+        # A client (a server's address) may name keys on many hosts: it gets what a whole domain gets.
+        self._client_allowance = HostRateLimiter(max(domain_rate, fetch_rate), max(domain_burst, fetch_burst), clock)
         self.stranger_slots = Slots(STRANGER_FETCHES, STRANGER_PER_DOMAIN, STRANGER_PER_CLIENT)
         self.known_slots = Slots(KNOWN_KEY_FETCHES, KNOWN_PER_DOMAIN)
 
