@@ -72,6 +72,17 @@ def stranger_addresses(n: int, start: int = 10) -> list[str]:
     return [f"127.0.0.{start + i}" for i in range(n)]
 
 
+_key: list = []
+
+
+def _stranger_key():
+    """One key for every stranger: none of them publishes it, so it never verifies (and drawing a key per POST
+    would make the pool mint new ones)."""
+    if not _key:
+        _key.append(pooled_key())
+    return _key[0]
+
+
 def stranger_follow(node: InProcessNode, key_id: str, n: int) -> bytes:
     return json.dumps({"id": f"http://stranger.test.example/{n}", "type": "Follow",
                        "actor": "http://stranger.test.example/u", "object": node.group_id}).encode()
@@ -81,7 +92,7 @@ async def stranger_post(node: InProcessNode, session: aiohttp.ClientSession, key
                         headers: dict[str, str] | None = None) -> tuple[int, str | None]:
     """POST a Follow signed with a key nobody published under `key_id`: (status, Retry-After)."""
     body = stranger_follow(node, key_id, n)
-    signed = signatures.sign("POST", node.base + "/inbox", key_id, pooled_key(), body, AS_JSON)
+    signed = signatures.sign("POST", node.base + "/inbox", key_id, _stranger_key(), body, AS_JSON)
     async with session.post(node.base + "/inbox", data=body,
                             headers={**signed, "Content-Type": AS_JSON, **(headers or {})}) as response:
         return response.status, response.headers.get("Retry-After")

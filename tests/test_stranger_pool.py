@@ -17,8 +17,9 @@ import pytest
 from aiohttp import web
 
 from node.activitypub.clients import STRANGER_FETCHES
+from node.activitypub.fetch import FetchError
 from node.activitypub.keys import STRANGER_PER_CLIENT, STRANGER_PER_DOMAIN
-from node.appkeys import HTTP, KEYS
+from node.appkeys import DELIVERY, HTTP, KEYS
 from node.processing.follows import follow
 from node.store import local_actors
 from tests.fediverse import InProcessNode, free_port, init_node, listening
@@ -181,3 +182,19 @@ async def test_keys_redirecting_to_one_slow_host__only_its_share(world):
             await asyncio.gather(*tasks)
         assert alpha.app[KEYS].stranger_slots.used == 0
         assert await alpha.snapshot() == before
+
+
+async def test_every_pool_keeps_the_ssrf_guard(world):
+    """Four pools, one guard: a name resolving inside, or an address written inside, is refused by each."""
+    alpha, beta, dns, port, silent = world
+    dns.alias("inside.example", "127.0.0.1")
+    pools = [alpha.app[HTTP], alpha.app[DELIVERY].client, alpha.app[KEYS].client, alpha.app[KEYS].strangers]
+    assert len({id(client) for client in pools}) == 4  # general, deliveries, known peers' keys, strangers' keys
+    for client in pools:
+        for url in (f"http://inside.example:{port}/actor", f"http://127.0.0.1:{port}/actor",
+                    f"http://[::ffff:127.0.0.1]:{port}/actor"):
+            with pytest.raises(FetchError):
+                await client.get_json(url)
+            with pytest.raises(FetchError):
+                await client.post(url, b"{}")
+    assert silent.seen == []
