@@ -16,13 +16,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from node.activitypub import signatures
 from node.activitypub.clients import STRANGER_FETCHES
 from node.activitypub.fetch import FetchError
 from node.activitypub.keys import STRANGER_PER_CLIENT, STRANGER_PER_DOMAIN
 from node.appkeys import DELIVERY, HTTP, KEYS
 from node.processing.follows import follow
 from node.store import local_actors
-from tests.fediverse import InProcessNode, free_port, init_node, listening
+from tests.fediverse import AS_JSON, InProcessNode, free_port, init_node, listening, pooled_key
 from tests.resolver import LoopbackDNS
 from tests.strangers import clients, silent_server, stranger_addresses, stranger_post, until_done
 
@@ -75,6 +76,13 @@ async def test_a_full_strangers_pool__a_known_peer_and_a_delivery_go_through(wor
         refused = [task.result() for task in flood if task.done()]
         assert refused == [(503, "5")] * (len(SILENT) - STRANGER_FETCHES)
         assert len(silent.seen) == STRANGER_FETCHES and keys.stranger_slots.used == STRANGER_FETCHES
+        # And a signed GET (of the decision log, which reads the signer) naming another silent key is told the
+        # same, not queued
+        log_url = alpha.group_id + "/decisions"
+        headers = {**signatures.sign("GET", log_url, f"http://{SILENT[0]}:{port}/other#key", pooled_key()),
+                   "Accept": AS_JSON}
+        async with sessions[0].get(log_url, headers=headers) as response:
+            assert (response.status, response.headers.get("Retry-After")) == (503, "5")
         # And nothing of theirs was stored
         assert await alpha.snapshot() == before
 
