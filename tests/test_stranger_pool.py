@@ -11,6 +11,8 @@ Retry-After at once, and nothing of theirs was stored.
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 
 import aiohttp
 import pytest
@@ -18,8 +20,9 @@ from aiohttp import web
 
 from node.activitypub import signatures
 from node.activitypub.clients import STRANGER_FETCHES
-from node.activitypub.fetch import FetchError
+from node.activitypub.fetch import FetchError, HttpClient
 from node.activitypub.keys import STRANGER_PER_CLIENT, STRANGER_PER_DOMAIN
+from node.activitypub.netguard import OwnThreadsResolver
 from node.appkeys import DELIVERY, HTTP, KEYS
 from node.processing.follows import follow
 from node.store import local_actors
@@ -206,3 +209,38 @@ async def test_every_pool_keeps_the_ssrf_guard(world):
             with pytest.raises(FetchError):
                 await client.post(url, b"{}")
     assert silent.seen == []
+
+
+async def test_strangers_dns_has_threads_of_its_own():
+    """A name whose DNS never answers holds a thread for the system resolver's whole timeout: strangers' names are
+    looked up on threads of their own, and the loop's (every other lookup's) stay free."""
+    gate = threading.Event()
+
+    def silent_dns(*args):  # the fault: a DNS server that does not answer (the system resolver cannot be pointed)
+        gate.wait(30)
+        raise socket.gaierror("no answer")
+
+    resolver = OwnThreadsResolver(2, getaddrinfo=silent_dns)
+    lookups = [asyncio.create_task(resolver.resolve(f"s{i}.silent.example", 80)) for i in range(40)]
+    try:
+        await asyncio.sleep(0)  # one turn of the loop: each task hands its lookup over (no time passes)
+        async with asyncio.timeout(5):  # only ever reached if the loop's threads were taken
+            assert await asyncio.get_running_loop().getaddrinfo("localhost", 80)
+    finally:
+        gate.set()
+        assert all(isinstance(r, socket.gaierror) for r in await asyncio.gather(*lookups, return_exceptions=True))
+        await resolver.close()
+
+
+async def test_strangers_dns__answers_the_connector_can_use():
+    """The strangers' resolver with the real getaddrinfo, behind the guard, through a real connection."""
+    async def answer(request: web.Request) -> web.Response:
+        return web.json_response({"id": str(request.url)}, content_type=AS_JSON)
+
+    async with listening(answer) as port:
+        client = HttpClient(allow_private=True, max_bytes=1 << 16, connect_timeout=3, total_timeout=5,
+                            max_redirects=0, resolver=OwnThreadsResolver(1))
+        try:
+            assert await client.get_json(f"http://localhost:{port}/actor", check_id=False)
+        finally:
+            await client.close()

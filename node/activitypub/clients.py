@@ -14,6 +14,7 @@ from aiohttp.abc import AbstractResolver
 
 from node import uris
 from node.activitypub.fetch import HttpClient
+from node.activitypub.netguard import OwnThreadsResolver
 from node.activitypub.signatures import load_private_key, sign
 from node.config import Config
 from node.store.local_actors import LocalActor
@@ -24,6 +25,8 @@ from node.store.local_actors import LocalActor
 STRANGER_FETCHES = 32
 STRANGER_CONNECT_TIMEOUT = 3.0
 STRANGER_TOTAL_TIMEOUT = 5.0
+# Threads resolving the names strangers choose (their own: a silent DNS server holds one for its whole timeout).
+STRANGER_DNS_THREADS = 8
 # Known peers' key fetches (a new account on a server we know, a key rotated), at most so many at once.
 KNOWN_KEY_FETCHES = 64
 # Deliveries: the worker's concurrency (32 by default) and a margin; per host the worker's own limit applies.
@@ -51,8 +54,8 @@ class Pools:
     general:    the inbox worker, the decision clock, follows and votes from the web and the CLI
     deliveries: the delivery worker only; nothing inbound can starve it
     known_keys: keys of hosts we hold a live actor on (verified before, followed, siblings)
-    strangers:  keys anyone else names in a keyId; small, with short timeouts; a request finding it full is
-                answered 503 + Retry-After rather than queued (keys.py decides before fetching)
+    strangers:  keys anyone else names in a keyId; small, with short timeouts and DNS threads of its own; a
+                request finding it full is answered 503 + Retry-After rather than queued (keys.py decides first)
     """
 
     general: HttpClient
@@ -69,9 +72,11 @@ class Pools:
             general=client(),
             deliveries=client(limit=DELIVERY_CONNECTIONS, limit_per_host=max(8, config.delivery_per_host)),
             known_keys=client(limit=KNOWN_KEY_FETCHES, limit_per_host=8),
-            strangers=client(limit=STRANGER_FETCHES, limit_per_host=0,
-                             connect_timeout=min(config.fetch_connect_timeout, STRANGER_CONNECT_TIMEOUT),
-                             total_timeout=min(config.fetch_total_timeout, STRANGER_TOTAL_TIMEOUT)))
+            strangers=signing_client(
+                config, group, resolver=resolver or OwnThreadsResolver(STRANGER_DNS_THREADS),
+                limit=STRANGER_FETCHES, limit_per_host=0,
+                connect_timeout=min(config.fetch_connect_timeout, STRANGER_CONNECT_TIMEOUT),
+                total_timeout=min(config.fetch_total_timeout, STRANGER_TOTAL_TIMEOUT)))
 
     async def close(self) -> None:
         for client in (self.general, self.deliveries, self.known_keys, self.strangers):
