@@ -12,15 +12,16 @@ from aiohttp.abc import AbstractResolver
 from argon2 import PasswordHasher
 
 from node import db as database
-from node import logs
+from node import logs, uris
 from node import web as web_ui
 from node.activitypub import actor_updates, actors, decisions, discovery, objects
-from node.activitypub.clients import signing_client
+from node.activitypub.clients import Pools
 from node.activitypub.delivery import DeliveryWorker
 from node.activitypub.inbound.context import InboxContext
 from node.activitypub.inbox import InboxWriter, post_inbox
 from node.activitypub.keys import KeyResolver
-from node.activitypub.ratelimit import HostRateLimiter
+from node.activitypub.peers import Peers
+from node.activitypub.ratelimit import Allowance
 from node.activitypub.worker import InboxWorker
 from node.appkeys import (
     CLOCK,
@@ -34,6 +35,7 @@ from node.appkeys import (
     INBOX_WRITER,
     KEYS,
     METRICS,
+    PEERS,
     RATE_LIMIT,
     RESOLVER,
     WORKER_TASKS,
@@ -94,15 +96,22 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _http(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    client = signing_client(config, await local_actors.group(app[DB]), resolver=app[RESOLVER])
+    group = await local_actors.group(app[DB])
+    # A connection pool per kind of work (clients.Pools): strangers' key fetches cannot starve deliveries, known
+    # peers' keys or the workers.
+    pools = Pools.open(config, group, app[RESOLVER])
+    client = pools.general
     app[HTTP] = client
-    app[KEYS] = KeyResolver(app[DB], client, config.key_refetch_seconds, local_base=config.base_url,
-                            fetch_rate=config.inbox_rate_per_host, fetch_burst=config.inbox_burst_per_host)
+    app[PEERS] = Peers(app[DB], uris.actor(config, group.username))
+    app[KEYS] = KeyResolver(app[DB], pools.known_keys, config.key_refetch_seconds, local_base=config.base_url,
+                            fetch_rate=config.inbox_rate_per_host, fetch_burst=config.inbox_burst_per_host,
+                            domain_rate=config.inbox_rate_per_domain, domain_burst=config.inbox_burst_per_domain,
+                            strangers=pools.strangers, peers=app[PEERS])
     app[INBOX_WORKER] = InboxWorker(InboxContext(app[DB], config, client, app[KEYS]), clock=app[CLOCK])
-    app[DELIVERY] = DeliveryWorker(app[DB], config, client, clock=app[CLOCK])
+    app[DELIVERY] = DeliveryWorker(app[DB], config, pools.deliveries, clock=app[CLOCK])
     app[DECISIONS] = DecisionClock(app[DB], config, client, clock=app[CLOCK])
     yield
-    await client.close()
+    await pools.close()
 
 
 def _workers(run: bool):
@@ -162,7 +171,8 @@ def create_app(config: Config | LiveConfig, *, run_workers: bool = True, clock: 
     app[CLOCK] = clock if clock is not None else clock_from_env()
     app[RESOLVER] = resolver
     app[HASHER] = hasher or accounts.DEFAULT_HASHER
-    app[RATE_LIMIT] = HostRateLimiter(config.inbox_rate_per_host, config.inbox_burst_per_host)
+    app[RATE_LIMIT] = Allowance(config.inbox_rate_per_host, config.inbox_burst_per_host,
+                                config.inbox_rate_per_domain, config.inbox_burst_per_domain)
     app.cleanup_ctx.extend([_database, _http, _workers(run_workers)])
     web_ui.setup(app)
     app.add_routes(discovery.routes)

@@ -52,6 +52,10 @@ class Config:
     # Inbox POSTs per verified sending host: sustained per second, and the burst allowed above that.
     inbox_rate_per_host: float = 20.0
     inbox_burst_per_host: int = 300
+    # The same, shared by every host under one registrable domain (wildcard DNS hands out names for free); never
+    # less than the per-host one. Also for unknown keys fetched, per key host and per domain.
+    inbox_rate_per_domain: float = 100.0
+    inbox_burst_per_domain: int = 1500
     # Deliveries in flight to one host at once.
     delivery_per_host: int = 4
     # Whose posts to the Group are accepted and re-shared: "followers" (approved) or "members" only.

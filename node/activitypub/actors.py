@@ -15,6 +15,7 @@ from node.activitypub.as2.documents import (
     collection,
     collection_page,
 )
+from node.activitypub.inbox import asker
 from node.activitypub.keys import KEY_UNAVAILABLE, KeyUnavailable
 from node.activitypub.ratelimit import retry_after_header
 from node.activitypub.signatures import SignatureError
@@ -43,12 +44,13 @@ async def signed_fetcher(request: web.Request) -> SignatureCheck | None:
     config = request.app[CONFIG]
     try:
         pending = pending_signature(config, request.method, request.raw_path, request.headers, None)
-        return await check(pending, request.app[KEYS])
+        return await check(pending, request.app[KEYS], asker(request))
     except SignatureError as exc:
         reason = exc.reason
     except KeyUnavailable as exc:
         if exc.retry_after is not None:
-            raise web.HTTPTooManyRequests(
+            refused = web.HTTPServiceUnavailable if exc.busy else web.HTTPTooManyRequests
+            raise refused(
                 text=json.dumps({"error": "too many unknown keys to fetch; try again later"}),
                 content_type="application/json", headers={"Retry-After": retry_after_header(exc.retry_after)}) from None
         log.info("signed GET: the key of %s cannot be had: %s", pending.key_id, exc.reason)

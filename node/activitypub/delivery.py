@@ -56,7 +56,9 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 class DeliveryWorker:
-    """Claims due deliveries within per-host and overall limits and sends them; `run_once()` is one pass."""
+    """Claims due deliveries within per-host and overall limits and sends them; `run_once()` is one pass.
+
+    The node hands it a client of its own (clients.Pools.deliveries): no inbound work can hold its connections."""
 
     def __init__(self, db: aiosqlite.Connection, config: Config, client: HttpClient, clock: Clock | None = None,
                  *, per_host: int | None = None, concurrency: int = 32, lease_seconds: float = LEASE_SECONDS,

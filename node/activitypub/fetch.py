@@ -1,4 +1,7 @@
-"""Outbound HTTP: one shared session, signed GETs and POSTs, SSRF guard, size and time limits."""
+"""Outbound HTTP: signed GETs and POSTs, SSRF guard, size and time limits.
+
+Each HttpClient is one connection pool (its own aiohttp connector). The node keeps several (clients.Pools), so
+that what strangers make it fetch never holds a connection that deliveries or known peers need."""
 
 from __future__ import annotations
 
@@ -114,8 +117,11 @@ class HttpClient:
     """Every request this node makes to the outside goes through here."""
 
     def __init__(self, *, allow_private: bool, max_bytes: int, connect_timeout: float, total_timeout: float,
-                 max_redirects: int, signer: Signer | None = None, resolver: AbstractResolver | None = None):
+                 max_redirects: int, signer: Signer | None = None, resolver: AbstractResolver | None = None,
+                 limit: int = 100, limit_per_host: int = 8):
         self.allow_private = allow_private
+        # Connections open at once, overall and per (host, port): aiohttp queues a request past either.
+        self.limit, self.limit_per_host = limit, limit_per_host
         # Resolves behind the guard, never instead of it: a test's MappedResolver maps made-up names to loopback.
         self._resolver = resolver
         self.max_bytes = max_bytes
@@ -129,8 +135,9 @@ class HttpClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             guard = GuardedResolver(self.allow_private, self._resolver)
-            connector = aiohttp.TCPConnector(resolver=guard, socket_factory=guard.socket_factory, limit=100,
-                                             limit_per_host=8, ttl_dns_cache=300)
+            # Every pool is guarded: names resolve behind the guard and the socket checks the address it connects to.
+            connector = aiohttp.TCPConnector(resolver=guard, socket_factory=guard.socket_factory, limit=self.limit,
+                                             limit_per_host=self.limit_per_host, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
                                                   headers={"User-Agent": USER_AGENT}, auto_decompress=True)
         return self._session
@@ -150,8 +157,11 @@ class HttpClient:
         return b"".join(chunks)
 
     async def get_json(self, url: str, *, sign: bool = True, accept: str = ACCEPT_AS,
-                       require_as: bool = True, check_id: bool = True) -> dict[str, Any]:
-        """GET an ActivityStreams document; its `id` must be the URL finally fetched."""
+                       require_as: bool = True, check_id: bool = True,
+                       on_redirect: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """GET an ActivityStreams document; its `id` must be the URL finally fetched.
+
+        `on_redirect(url)` is called before a redirect is followed, and may refuse it by raising FetchError."""
         current = url
         for _ in range(self.max_redirects + 1):
             check_url(current, self.allow_private)
@@ -165,6 +175,8 @@ class HttpClient:
                         if not location:
                             raise FetchError(f"{current} redirected without a Location", response.status)
                         current = urljoin(current, location)
+                        if on_redirect is not None:
+                            on_redirect(current)
                         continue
                     if response.status >= 400:
                         raise FetchError(f"{current} answered {response.status}", response.status,

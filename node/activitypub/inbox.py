@@ -20,11 +20,11 @@ from node.activitypub import blocks
 from node.activitypub.as2 import parse
 from node.activitypub.jsonsafe import BadJSON, loads_object
 from node.activitypub.keys import KEY_UNAVAILABLE, KeyUnavailable
-from node.activitypub.ratelimit import retry_after_header
+from node.activitypub.ratelimit import client_block, retry_after_header
 from node.activitypub.signatures import SignatureError
 from node.activitypub.verify import check, pending_signature
-from node.appkeys import CONFIG, DB, DELIVERY, INBOX_WRITER, KEYS, RATE_LIMIT
-from node.config import Config
+from node.appkeys import CONFIG, DB, DELIVERY, INBOX_WRITER, KEYS, PEERS, RATE_LIMIT
+from node.config import Config, proxy_networks
 from node.db import StorageUnavailable, is_unavailable, now_iso
 from node.store import inbox as inbox_store
 from node.store import local_actors
@@ -116,8 +116,9 @@ class InboxWriter:
 
 def refuse(status: int, reason: str, code: str, **headers: str) -> web.Response:
     """The answer to a refused POST: the reason for the sender, `code` (a short fixed word) for /metrics."""
-    # A flood of 429s would drown the log: those only at DEBUG.
-    log.log(logging.DEBUG if status == 429 else logging.INFO, "inbox refused (%d): %s", status, reason,
+    # A flood of 429s (or of 503s for a full key pool) would drown the log: those only at DEBUG.
+    quiet = status == 429 or code == "key_busy"
+    log.log(logging.DEBUG if quiet else logging.INFO, "inbox refused (%d): %s", status, reason,
             extra={"status": status, "reason": reason, "code": code})
     response = web.json_response({"error": reason}, status=status, headers=headers or None)
     response[REFUSAL] = code
@@ -133,6 +134,24 @@ async def read_capped(request: web.Request, limit: int) -> bytes | None:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         return None
+
+
+def asker(request: web.Request) -> str:
+    """The client's address block (IPv6: its /64), behind a trusted proxy the one it forwarded for."""
+    trusted = proxy_networks(request.app[CONFIG].trusted_proxies)
+    return client_block(request.remote, request.headers.getall("X-Forwarded-For", ()), trusted)
+
+
+def key_refusal(exc: KeyUnavailable) -> web.Response | None:
+    """503 when the key could not be fetched because the pool its host belongs in is full (try again soon: our
+    capacity, not the sender's doing); 429 when an allowance (the key host's, its domain's, the client's) is
+    used up; None when the key was simply not to be had."""
+    if exc.retry_after is None:
+        return None
+    headers = {"Retry-After": retry_after_header(exc.retry_after)}
+    if exc.busy:
+        return refuse(503, "too many keys are being fetched; try again later", "key_busy", **headers)
+    return refuse(429, "too many unknown keys to fetch; try again later", "key_throttled", **headers)
 
 
 def origin_problem(activity: dict[str, Any], actor: str) -> str | None:
@@ -187,14 +206,14 @@ async def post_inbox(request: web.Request) -> web.Response:
         pending = pending_signature(config, request.method, request.raw_path, request.headers, body)
         if (blocked := await blocks.inbox_refusal(request.app[DB], config, pending.key_id, body)) is not None:
             return refuse(403, blocked, "blocked")  # before any key is fetched from that server
-        signer = await check(pending, request.app[KEYS])
+        signer = await check(pending, request.app[KEYS], asker(request))
     except SignatureError as exc:
         return refuse(exc.status, exc.reason, "unsigned" if exc.status == 401 and "not signed" in exc.reason
                       else "signature")
     except KeyUnavailable as exc:
-        if exc.retry_after is not None:
-            return refuse(429, "too many unknown keys to fetch; try again later", "key_throttled",
-                          **{"Retry-After": retry_after_header(exc.retry_after)})
+        refused = key_refusal(exc)
+        if refused is not None:
+            return refused
         if exc.gone and _is_delete(body):
             # A deleted actor's key is gone too (410); we hold nothing of theirs to remove.
             return web.Response(status=202)
@@ -205,7 +224,10 @@ async def post_inbox(request: web.Request) -> web.Response:
     delivery = request.app[DELIVERY]
     if delivery.may_be_failing(sender_host):
         await delivery.peer_seen_alive(sender_host)
-    wait = request.app[RATE_LIMIT].take(sender_host)
+    # Per sending host and, larger, per registrable domain (wildcard DNS hands out names, not domains); a sibling
+    # Congregation has an allowance of its own, which no stranger under its domain draws down.
+    sibling = await request.app[PEERS].sibling(parse.origin(signer.key_owner))
+    wait = request.app[RATE_LIMIT].take(sender_host, own=sibling)
     if wait:
         return refuse(429, "too many requests from your host", "rate_limited",
                       **{"Retry-After": retry_after_header(wait)})

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import ipaddress
 import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp.abc import AbstractResolver
@@ -115,3 +119,25 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+class OwnThreadsResolver(AbstractResolver):
+    """The system's resolver (getaddrinfo) on threads of its own, not the event loop's shared executor.
+
+    A name whose DNS never answers holds a thread for the system resolver's whole timeout, whatever timeout the
+    fetch had: names strangers choose must not take the threads every other lookup (deliveries') needs."""
+
+    def __init__(self, threads: int, getaddrinfo: Callable[..., list] = socket.getaddrinfo):
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="strangers-dns")
+        self._getaddrinfo = getaddrinfo
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
+        lookup = functools.partial(self._getaddrinfo, host, port, family, socket.SOCK_STREAM, 0,
+                                   socket.AI_ADDRCONFIG)
+        infos = await asyncio.get_running_loop().run_in_executor(self._executor, lookup)
+        return [{"hostname": host, "host": address[0], "port": address[1], "family": kind, "proto": proto,
+                 "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV}
+                for kind, _, proto, _, address in infos if kind in (socket.AF_INET, socket.AF_INET6)]
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,11 +1,18 @@
-"""Per-host allowance for inbox POSTs: a token bucket per verified sending host."""
+"""What a sender may make us spend: token buckets per host, per registrable domain and per client address, and
+the slots of a fetch pool, all decided before anything is fetched."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+
+from publicsuffixlist import PublicSuffixList
+
+_PSL = PublicSuffixList()  # the list the package ships: offline, private suffixes (github.io) included
 
 
 class HostRateLimiter:
@@ -19,17 +26,26 @@ class HostRateLimiter:
         self.max_hosts = max_hosts
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
+    def _tokens(self, host: str, now: float) -> float:
+        tokens, stamp = self._buckets.get(host, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - stamp) * self.rate)
+
+    def _wait(self, tokens: float) -> float:
+        if tokens >= 1.0:
+            return 0.0
+        return (1.0 - tokens) / self.rate if self.rate > 0 else 3600.0
+
+    def peek(self, host: str) -> float:
+        """What take() would answer, taking nothing."""
+        return self._wait(self._tokens(host, self.clock()))
+
     def take(self, host: str) -> float:
         """0 when the request may go ahead, else the seconds until it may (for Retry-After)."""
         now = self.clock()
-        tokens, stamp = self._buckets.pop(host, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - stamp) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[host] = (tokens - 1.0, now)
-            wait = 0.0
-        else:
-            self._buckets[host] = (tokens, now)
-            wait = (1.0 - tokens) / self.rate if self.rate > 0 else 3600.0
+        tokens = self._tokens(host, now)
+        self._buckets.pop(host, None)
+        wait = self._wait(tokens)
+        self._buckets[host] = (tokens - 1.0 if wait == 0.0 else tokens, now)
         if len(self._buckets) > self.max_hosts:
             self._buckets.popitem(last=False)
         return wait
@@ -37,3 +53,150 @@ class HostRateLimiter:
 
 def retry_after_header(wait: float) -> str:
     return str(max(1, math.ceil(wait)))
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def address_block(address: str) -> str:
+    """What one party holds: an IPv4 address, or an IPv6 /64 (one host is routinely handed a whole /64)."""
+    ip = _ip(address)
+    if ip is None:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+@lru_cache(maxsize=4096)
+def registrable_domain(host: str) -> str:
+    """The domain a host's owner registered (Public Suffix List, private suffixes included): wildcard DNS hands
+    anyone unlimited names under it, never another registrable domain. `a.github.io` and `b.github.io` are two
+    owners; `x.evil.example` and `y.evil.example` are one. An IP literal is its own domain (IPv6 by /64); a host
+    that is itself a public suffix is its own."""
+    name = host.lower().rstrip(".")
+    if name.startswith("[") or _ip(name) is not None:
+        return address_block(name)
+    return _PSL.privatesuffix(name) or name
+
+
+def bare_host(netloc: str) -> str:
+    """host[:port] → host, lower-cased, without a trailing dot ([v6]:port → [v6])."""
+    netloc = netloc.lower().rpartition("@")[2]
+    if netloc.startswith("["):
+        return netloc.partition("]")[0] + "]"
+    return netloc.partition(":")[0].rstrip(".")
+
+
+class Allowance:
+    """One bucket per host and a larger one per registrable domain: a request takes from both, or from neither.
+
+    A wildcard-DNS domain's thousand names share one domain allowance. `own` (a sibling Congregation) counts in
+    buckets of its own at the domain's rate: never drawn down by strangers under the same domain, nor drawing
+    theirs down."""
+
+    def __init__(self, rate: float, burst: int, domain_rate: float, domain_burst: int,
+                 clock: Callable[[], float] = time.monotonic):
+        domain_rate, domain_burst = max(domain_rate, rate), max(domain_burst, burst)
+        self.hosts = HostRateLimiter(rate, burst, clock)
+        self.domains = HostRateLimiter(domain_rate, domain_burst, clock)
+        self.own = HostRateLimiter(domain_rate, domain_burst, clock)
+
+    def peek(self, host: str, *, own: bool = False) -> float:
+        """What take() would answer, taking nothing."""
+        if own:
+            return self.own.peek(host)
+        return max(self.hosts.peek(host), self.domains.peek(registrable_domain(bare_host(host))))
+
+    def take(self, host: str, *, own: bool = False) -> float:
+        """0 when the request may go ahead (one token taken from each bucket), else the seconds to wait."""
+        if own:
+            return self.own.take(host)
+        wait = self.peek(host)
+        if wait:
+            return wait
+        self.hosts.take(host)
+        self.domains.take(registrable_domain(bare_host(host)))
+        return 0.0
+
+
+class Slots:
+    """Fetches running at once: at most `size`, of which at most `per_domain` for one registrable domain (a fair
+    share: one domain's wildcard names cannot take the pool) and `per_client` for one client block."""
+
+    def __init__(self, size: int, per_domain: int, per_client: int | None = None):
+        self.size, self.per_domain, self.per_client = size, per_domain, per_client
+        self.used = 0
+        self._domains: dict[str, int] = {}
+        self._clients: dict[str, int] = {}
+
+    def full_for(self, domain: str) -> str | None:
+        """Why a fetch for `domain` cannot be had now (the pool or that domain's share is full), else None."""
+        if self.used >= self.size:
+            return f"all {self.size} fetch slots are taken"
+        return self.domain_full(domain)
+
+    def domain_full(self, domain: str) -> str | None:
+        if self._domains.get(domain, 0) >= self.per_domain:
+            return f"{domain} has its share ({self.per_domain}) of the fetch slots"
+        return None
+
+    def client_busy(self, client: str | None) -> bool:
+        return (client is not None and self.per_client is not None
+                and self._clients.get(client, 0) >= self.per_client)
+
+    def claim_client(self, client: str | None) -> None:
+        if client is not None:
+            self._clients[client] = self._clients.get(client, 0) + 1
+
+    def release_client(self, client: str | None) -> None:
+        if client is not None:
+            _decrement(self._clients, client)
+
+    def claim(self, domains: Iterable[str]) -> None:
+        self.used += 1
+        for domain in domains:
+            self._domains[domain] = self._domains.get(domain, 0) + 1
+
+    def add_domain(self, domain: str) -> None:
+        self._domains[domain] = self._domains.get(domain, 0) + 1
+
+    def release(self, domains: Iterable[str]) -> None:
+        self.used -= 1
+        for domain in domains:
+            _decrement(self._domains, domain)
+
+
+def _decrement(counts: dict[str, int], key: str) -> None:
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
+
+
+def client_block(remote: str | None, forwarded: Iterable[str], trusted: tuple) -> str:
+    """Who is asking, as the per-client allowances count it: the peer's address block, or, when the peer is a
+    trusted proxy (`trusted`: the trusted_proxies networks), that of the nearest X-Forwarded-For hop that is not
+    one of them; hops left of that were written by the client itself and are not believed (the sign-in
+    throttle's rule, node/web/auth.py)."""
+    address = remote or "?"
+    if trusted and _within(address, trusted):
+        hops = [hop.strip() for value in forwarded for hop in value.split(",")]
+        for hop in reversed([h for h in hops if h]):
+            if not _within(hop, trusted):
+                address = hop[:64]
+                break
+    return address_block(address)
+
+
+def _within(address: str, networks: tuple) -> bool:
+    ip = _ip(address)
+    return ip is not None and any(ip.version == n.version and ip in n for n in networks)

@@ -27,11 +27,14 @@ def pending_signature(config: Config, method: str, raw_path: str, headers: Mappi
     return signatures.extract(method, raw_path, headers, body, config.host, skew=config.date_skew_seconds)
 
 
-async def check(pending: signatures.PendingSignature, resolver: KeyResolver) -> SignatureCheck:
-    """Verify against the cached key; if that fails, refetch it once (throttled per key) and try again."""
-    resolved = await resolver.resolve(pending.key_id)
+async def check(pending: signatures.PendingSignature, resolver: KeyResolver, client: str | None = None
+                ) -> SignatureCheck:
+    """Verify against the cached key; if that fails, refetch it once (throttled per key) and try again.
+
+    `client` (the asker's address block) is charged for any key fetched for a stranger."""
+    resolved = await resolver.resolve(pending.key_id, client)
     if not pending.verify(resolved.key):
-        resolved = await resolver.refetch(pending.key_id)
+        resolved = await resolver.refetch(pending.key_id, client)
         if resolved is None or not pending.verify(resolved.key):
             raise SignatureError("the signature does not verify with the signer's key")
     await resolver.vouched(resolved.owner)

@@ -84,3 +84,11 @@ async def key(db: aiosqlite.Connection, key_id: str) -> tuple[str, str] | None:
 
 async def delete_keys_of(db: aiosqlite.Connection, owner: str) -> None:
     await db.execute("DELETE FROM remote_keys WHERE owner = ?", (owner,))
+
+
+async def host_known(db: aiosqlite.Connection, host: str) -> bool:
+    """Whether we hold a live actor on `host` (host[:port], lower-cased): one whose signature verified, that we
+    follow or that follows us, or that a verified activity named."""
+    async with db.execute("SELECT 1 FROM remote_actors WHERE host = ? AND deleted_at IS NULL LIMIT 1",
+                          (host,)) as cur:
+        return await cur.fetchone() is not None
