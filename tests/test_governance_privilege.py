@@ -9,6 +9,8 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from node.activitypub import signatures
 from node.db import transaction
 from node.governance import accounts, membership
@@ -19,6 +21,22 @@ from tests.factories import create_invitation, follow, join, member, node_follow
 from tests.factories import signed_in as signed_in_as
 from tests.fediverse import AS_JSON, cli, run_cli
 from tests.webclient import Visitor, make_member, text_of
+
+
+# Every test here runs with the SSRF guard on: nodes and remote actors under made-up names (tests/conftest.py).
+@pytest.fixture
+def make_node(make_guarded_node):
+    return make_guarded_node
+
+
+@pytest.fixture
+def make_remote(make_guarded_remote):
+    return make_guarded_remote
+
+
+@pytest.fixture
+def session(guarded_session):
+    return guarded_session
 
 
 def _form(title: str, **values: str) -> dict[str, str]:
