@@ -26,12 +26,14 @@ KEY_CACHE = {"remote_keys", "remote_actors"}
 SCOPES = ("public", "congregation", "partners", "crew")
 VISIBILITIES = ("public", "members", "partners", "crew")
 # What a stranger must never read: the titles and details of the proposals that are not public.
-HIDDEN = ["Secret congregation plan", "Secret partners plan", "Secret crew plan", "hidden-details-"]
+HIDDEN = ["Secret congregation plan", "Secret partners plan", "Secret crew plan", "hidden-details-", "zebulon",
+          "Zebulon"]
 
 
 @pytest.fixture
 async def logged(make_guarded_node):
-    """A node whose log holds two version-1 entries, then one version-2 entry per scope (seq 3 to 6)."""
+    """A node whose log holds two version-1 entries, then one version-2 entry per scope (seq 3 to 6), then a
+    Partners-only removal (seq 7)."""
     node = await make_guarded_node()
     ada = await member(node, "ada", "partner")
     await legacy_log_entry(node, "Garden on Saturdays")
@@ -44,6 +46,12 @@ async def logged(make_guarded_node):
                                           scope=scope, crew_id=started.crew.id if scope == "crew" else None,
                                           closes_at=datetime.now(UTC) + timedelta(hours=hours))
         uuids[scope] = opened.proposal.uuid
+    # Seq 7: who a Partners-only removal is about is theirs to know
+    await member(node, "zebulon", "friend")
+    [opened] = await proposals.create(node.db, node.config, ada, kind="consent", title="A quiet word", scope="partners",
+                                      action="remove_member", action_args={"member": "zebulon"},
+                                      closes_at=datetime.now(UTC) + timedelta(hours=9))
+    uuids["removal"] = opened.proposal.uuid
     await node.pass_closing_time()
     await node.close_proposals()
     node.uuids = uuids
@@ -56,10 +64,11 @@ async def _verify(node):
 
 async def test_decisions__v1_then_v2_of_every_visibility_verifies_with_the_guard_on(logged):
     rows = await proposals_store.entries(logged.db)
-    assert [r.version for r in rows] == [1, 1, 2, 2, 2, 2]
-    assert [json.loads(r.entry)["header"]["visibility"] for r in rows[2:]] == list(VISIBILITIES)
+    assert [r.version for r in rows] == [1, 1, 2, 2, 2, 2, 2]
+    assert [json.loads(r.entry)["header"]["visibility"] for r in rows[2:]] == [*VISIBILITIES, "partners"]
+    assert "zebulon" in json.dumps(json.loads(rows[6].entry)["body"])  # what the stranger test must not find
     result = await _verify(logged)
-    assert (result.ok, result.entries) == (True, 6), result.problem
+    assert (result.ok, result.entries) == (True, 7), result.problem
 
 
 async def test_decisions__a_stranger_reads_no_hidden_entry_anywhere(logged, guarded_session, make_guarded_remote):
@@ -67,7 +76,7 @@ async def test_decisions__a_stranger_reads_no_hidden_entry_anywhere(logged, guar
     stranger = await make_guarded_remote("stranger")
     group = node.group_id
     urls = [group, f"{group}/decisions", f"{group}/decisions?page=1", f"{group}/outbox", f"{group}/outbox?page=1",
-            *[f"{group}/decisions/{seq}" for seq in range(1, 7)],
+            *[f"{group}/decisions/{seq}" for seq in range(1, 8)],
             *[f"{node.base}/proposals/{uuid}" for uuid in node.uuids.values()], f"{node.base}/", "/feed.atom"]
     urls[-1] = node.base + urls[-1]
     before = await node.snapshot()
@@ -86,7 +95,7 @@ async def test_decisions__a_stranger_reads_no_hidden_entry_anywhere(logged, guar
                     seen.append((url, accept, signed, r.status, leaked))
     assert seen == []
     # The hidden entries are there, as headers with their proofs: seq 4, 5, 6
-    for seq, visibility in ((4, "members"), (5, "partners"), (6, "crew")):
+    for seq, visibility in ((4, "members"), (5, "partners"), (6, "crew"), (7, "partners")):
         async with session.get(f"{group}/decisions/{seq}", headers={"Accept": "application/activity+json"}) as r:
             item = await r.json(content_type=None)
         assert item["header"]["visibility"] == visibility and "body" not in item and "salt" not in item
@@ -119,7 +128,7 @@ async def test_decisions__a_body_altered_at_any_visibility_is_caught_through_its
         assert not result.ok and "does not match the commitment" in result.problem
 
 
-@pytest.mark.parametrize("seq", [4, 5, 6])
+@pytest.mark.parametrize("seq", [4, 5, 6, 7])
 async def test_decisions__widening_an_entrys_visibility_is_caught(logged, seq, guarded_session):
     # Given a hidden entry whose header is rewritten as public (to publish a body that was never meant to be)
     row = (await proposals_store.entries(logged.db, after=seq - 1, limit=1))[0]
