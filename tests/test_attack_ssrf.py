@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.resolver import DefaultResolver
 
-from node.activitypub import signatures
+from node.activitypub import rfc9421, signatures
 from node.activitypub.keys import KEY_UNAVAILABLE
 from tests.factories import node_follows
 from tests.fediverse import AS_JSON, FakeActor, InProcessNode, free_port, init_node, pooled_key
@@ -127,12 +127,14 @@ UNICODE_HOSTS = [
     "127.0.0.1\u200b:{port}",  # zero-width space
     "127.0.0.1\ufe0f:{port}",  # variation selector
     "⑯⑨.②⑤④.⑯⑨.②⑤④",  # circled cloud metadata
+    "%31%32%37.0.0.1:{port}", "127%2e0%2e0%2e1:{port}", "%EF%BC%91%EF%BC%92%EF%BC%97.0.0.1:{port}",  # escaped
+    "127.0.0.1%00.test.example:{port}", "127.0.0.1%2F@test.example:{port}",
 ]
 IPV6_HOSTS = [
     "[::1]:{port}", "[0:0:0:0:0:0:0:1]:{port}", "[0000::0001]:{port}", "[::ffff:127.0.0.1]:{port}",
     "[::ffff:7f00:1]:{port}", "[::FFFF:7F00:1]:{port}", "[::127.0.0.1]:{port}", "[::ffff:0:7f00:1]:{port}",
     "[64:ff9b::7f00:1]:{port}", "[2002:7f00:1::]:{port}", "[::]:{port}", "[fe80::1]:{port}",
-    "[::ffff:169.254.169.254]", "[fd00:ec2::254]",
+    "[::ffff:169.254.169.254]", "[fd00:ec2::254]", "[::1%25lo]:{port}", "[fe80::1%25lo]:{port}",
 ]
 IPV4_FORMS = [
     "127.0.0.1:{port}", "2130706433:{port}", "0177.0.0.1:{port}", "0x7f.1:{port}", "0x7f000001:{port}",
@@ -311,3 +313,21 @@ async def test_ssrf__a_follower_whose_inbox_is_inside_is_refused_at_the_door(wor
     finally:
         for follower in followers:
             await follower.close()
+
+
+async def test_ssrf__an_rfc9421_keyid_inside_is_never_fetched_either(world):
+    # The same through RFC 9421 (a structured-field keyid is ASCII: the escaped and numeric spellings)
+    node, port, seen, session, _ = world
+    hosts = ["127.0.0.1:{port}", "2130706433:{port}", "0x7f.1:{port}", "[::1]:{port}", "[::ffff:7f00:1]:{port}",
+             "intranet.test.example:{port}", "v6.test.example:{port}", "%31%32%37.0.0.1:{port}",
+             "xn--localhost-:{port}", "localhost.:{port}", "169.254.169.254"]
+    body = json.dumps({"id": "http://stranger.test.example/a/2", "type": "Follow",
+                       "actor": "http://stranger.test.example/u", "object": node.group_id}).encode()
+    before = await node.snapshot()
+    for host in hosts:
+        key_url = f"http://{host.format(port=port)}/users/x#main-key"
+        headers = {"Content-Type": AS_JSON, **rfc9421.sign("POST", node.base + "/inbox", key_url, pooled_key(), body)}
+        async with session.post(node.base + "/inbox", data=body, headers=headers) as r:
+            assert (r.status, await r.json()) == (401, {"error": KEY_UNAVAILABLE}), key_url
+    assert seen == []
+    assert await node.snapshot() == before
