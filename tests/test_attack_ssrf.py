@@ -25,6 +25,7 @@ from node.activitypub.keys import KEY_UNAVAILABLE
 from tests.factories import node_follows
 from tests.fediverse import AS_JSON, FakeActor, InProcessNode, free_port, init_node, pooled_key
 from tests.resolver import LoopbackDNS
+from tests.webclient import Visitor, make_member
 
 SECRET = "internal-service-secret-7f3a"
 # Names whose first character is a digit are what inet_aton reads as IPv4 (2130706433, 0177.0.0.1, 0x7f.1,
@@ -331,3 +332,25 @@ async def test_ssrf__an_rfc9421_keyid_inside_is_never_fetched_either(world):
             assert (r.status, await r.json()) == (401, {"error": KEY_UNAVAILABLE}), key_url
     assert seen == []
     assert await node.snapshot() == before
+
+
+async def test_ssrf__a_partner_cannot_make_the_node_follow_inside(world):
+    # A Partner's follow form takes a URL or @name@host: the guard holds there too (and no 500 on any spelling)
+    node, port, seen, session, _ = world
+    await make_member(node, "pat", "partner")
+    pat = Visitor(node)
+    try:
+        await pat.sign_in("pat")
+        hosts = ["１２７．０．０．１:{port}", "①②⑦.0.0.①:{port}", "[::1]:{port}", "[::ffff:7f00:1]:{port}",
+                 "2130706433:{port}", "intranet.test.example:{port}", "ｌｏｃａｌｈｏｓｔ:{port}", "127.0.0.1.:{port}"]
+        targets = [f"http://{h.format(port=port)}/actors/group" for h in hosts]
+        targets += [f"@group@{h.format(port=port)}" for h in hosts]
+        before = await node.snapshot()
+        for target in targets:
+            status, page = await pat.post("/follows", {"target": target})
+            assert status == 400, (target, status)
+            assert SECRET not in page
+        assert seen == []
+        assert await node.snapshot() == before
+    finally:
+        await pat.close()
