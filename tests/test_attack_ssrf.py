@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import socket
 from typing import Any
@@ -231,11 +232,14 @@ async def test_ssrf__a_public_host_redirecting_inside_is_not_followed(world):
         assert len(redirected) >= len(key_urls)
 
 
-async def test_ssrf__the_401_is_the_same_whether_the_key_host_answered_or_not(world):
+async def test_ssrf__the_401_is_the_same_whether_the_key_host_answered_or_not(world, caplog):
     # Given the same attack at a name that does not exist and at the internal service by its address
     node, port, seen, session, _ = world
+    caplog.set_level(logging.INFO, logger="node.activitypub.inbox")
     nowhere = await _attack(node, session, "http://nowhere.test.example/users/x#main-key")
     inside = await _attack(node, session, f"http://１２７．０．０．１:{port}/users/x#main-key")
+    # The operator's log says why (the sender is told nothing of it)
+    assert any("127.0.0.1 is not a public address" in r.getMessage() for r in caplog.records)
     # Then the answers are identical, word for word (headers aside from the date), and say nothing of either
 
     def words(answers):
