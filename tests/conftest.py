@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from tests.fediverse import FakeActor, InProcessNode, free_port, init_node
+from tests.resolver import LoopbackDNS
 from tests.webclient import Visitor
 
 INTEROP = Path(__file__).parent / "interop"
@@ -79,6 +80,56 @@ async def make_remote():
 @pytest.fixture
 async def remote(make_remote):
     return await make_remote()
+
+
+# The same world with the SSRF guard on: nodes and remote actors under made-up names (NAME.test.example), all in one
+# test DNS that maps each to its loopback port and vouches for nothing else. A module makes its tests run in it by
+# overriding make_node, make_remote and session with these.
+
+
+@pytest.fixture
+def test_dns() -> LoopbackDNS:
+    return LoopbackDNS()
+
+
+@pytest.fixture
+async def make_guarded_node(tmp_path, test_dns):
+    """`await make_guarded_node(name, **settings)`: a node at http://NAME.test.example:PORT, the guard on."""
+    nodes: list[InProcessNode] = []
+
+    async def make(name: str = "alpha", **settings) -> InProcessNode:
+        port = free_port()
+        config = init_node(tmp_path / name, port, name.title(), host=f"{name}.test.example", **settings)
+        assert config.allow_private_addresses is False
+        test_dns.add(f"{name}.test.example", port)
+        nodes.append(await InProcessNode(config, resolver=test_dns).start())
+        return nodes[-1]
+
+    yield make
+    for node in nodes:
+        await node.close()
+
+
+@pytest.fixture
+async def make_guarded_remote(test_dns):
+    """`await make_guarded_remote(name)`: a FakeActor at http://NAME.test.example:PORT."""
+    actors: list[FakeActor] = []
+
+    async def make(name: str = "remote", **kwargs) -> FakeActor:
+        actor = await FakeActor(name=name, host=f"{name}.test.example", **kwargs).start()
+        test_dns.add(actor.host, actor.port)
+        actors.append(actor)
+        return actor
+
+    yield make
+    for actor in actors:
+        await actor.close()
+
+
+@pytest.fixture
+async def guarded_session(test_dns):
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=test_dns)) as s:
+        yield s
 
 
 @pytest.fixture

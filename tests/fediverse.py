@@ -116,6 +116,8 @@ class InProcessNode:
                  resolver: LoopbackDNS | None = None):
         self.config = config
         self.clock = clock if clock is not None else OffsetClock()
+        # Clients of a node under a made-up name (a Visitor, a test's session) resolve it through the same DNS.
+        self.resolver = resolver
         self.app = create_app(config, run_workers=False, clock=self.clock, resolver=resolver, hasher=CHEAP_HASHER)
         self.server = TestServer(self.app, host="127.0.0.1", port=int(config.base_url.rsplit(":", 1)[1]))
         self.session: aiohttp.ClientSession | None = None
@@ -193,6 +195,8 @@ class FakeActor:
     documents: dict[str, tuple[int, Any]] = field(default_factory=dict)
     inbox_status: int = 202
     port: int = field(default_factory=free_port)
+    # The name its URLs carry: a made-up public one (mapped to loopback by a LoopbackDNS) keeps the guard on.
+    host: str = "127.0.0.1"
     # Set to publish an Ed25519 key as a FEP-521a Multikey in assertionMethod, besides the RSA publicKey.
     ed25519_key: ed25519.Ed25519PrivateKey | None = None
     # The path of every GET this server answered, in order (key and actor fetches).
@@ -201,7 +205,7 @@ class FakeActor:
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def id(self) -> str:

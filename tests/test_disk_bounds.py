@@ -4,6 +4,7 @@ and actor documents named by signatures that do not verify are not stored. The S
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -98,3 +99,99 @@ async def test_actor__an_update_over_the_cap_is_ignored_and_stores_nothing(world
     async with node.db.execute("SELECT outcome, body FROM inbox WHERE activity_id = ?", (update["id"],)) as cur:
         assert tuple(await cur.fetchone()) == ("ignored: the actor's document is over 256 KiB", "")
     assert {t: r for t, r in after.items() if t != "inbox"} == {t: r for t, r in before.items() if t != "inbox"}
+
+
+# Variations (issue 12, acceptance 1): every way a signature may fail to verify, on every route that verifies one
+
+
+def _bad_requests(node, server, wrong) -> list[tuple[str, str, bytes | None, dict[str, str]]]:
+    """(method, url, body, headers) each naming eve's key, none of whose signatures verifies."""
+    made = []
+    for inbox in (node.base + "/inbox", node.group_id + "/inbox"):
+        body = json.dumps(server.activity("eve", "Follow", node.group_id)).encode()
+        made.append(("POST", inbox, body, signatures.sign("POST", inbox, server.key_id("eve"), wrong, body, AS_JSON)))
+    body = json.dumps(server.activity("eve", "Follow", node.group_id)).encode()
+    inbox = node.base + "/inbox"
+    # eve's own key, but signed for another path, or over another body (its Digest then fails first)
+    made.append(("POST", inbox, body, signatures.sign("POST", node.base + "/elsewhere", server.key_id("eve"),
+                                                      server.keys["eve"], body, AS_JSON)))
+    made.append(("POST", inbox, body + b" ", signatures.sign("POST", inbox, server.key_id("eve"),
+                                                             server.keys["eve"], body, AS_JSON)))
+    # eve's own key, two hours ago
+    made.append(("POST", inbox, body, signatures.sign("POST", inbox, server.key_id("eve"), server.keys["eve"], body,
+                                                      AS_JSON, now=time.time() - 7200)))
+    for path in ("/members", "/decisions", "/followers"):
+        url = node.group_id + path
+        made.append(("GET", url, None, signatures.sign("GET", url, server.key_id("eve"), wrong, None, None)))
+    return made
+
+
+async def test_inbox__no_failing_signature_stores_a_document_on_any_route(world):
+    node, server, session = world
+    # Given eve's document, 200 kB: under the cap, so it would be kept if a signature of hers verified
+    original = server.document
+    server.document = lambda name: original(name) | ({"summary": "x" * 200_000} if name == "eve" else {})
+    wrong = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    before = await node.snapshot()
+    # When each request whose signature does not verify is sent, three times
+    for _ in range(3):
+        for method, url, body, headers in _bad_requests(node, server, wrong):
+            async with session.request(method, url, data=body, headers={**headers, "Content-Type": AS_JSON,
+                                                                        "Accept": AS_JSON}) as r:
+                text = await r.text()
+            # Then each is refused (a GET of a public collection may still be answered, as to anyone unsigned)
+            assert r.status in ((401, 400) if method == "POST" else (200, 401, 403)), (method, url, r.status, text)
+            assert "x" * 1000 not in text
+    # And no document was stored, and nothing changed but eve's real key, cached
+    after = await node.snapshot()
+    assert {t: r for t, r in after.items() if t != "remote_keys"} == \
+        {t: r for t, r in before.items() if t != "remote_keys"}
+    assert [row[0] for row in after["remote_keys"] if row not in before["remote_keys"]] in ([], [server.key_id("eve")])
+
+
+async def test_inbox__every_processed_body_is_pruned_whatever_became_of_it(world):
+    node, server, session = world
+    pad = {"content": "y" * 50_000}
+    elsewhere = "http://nowhere.test.example/objects/1"
+    activities = [
+        server.activity("eve", "Flag", [node.group_id]) | pad,
+        server.activity("eve", "Like", elsewhere) | pad,
+        server.activity("eve", "Like", node.base + "/posts/no-such-post") | pad,
+        server.activity("eve", "Create", {"id": server.id("eve") + "/notes/1", "type": "Note", "content": "y" * 50_000,
+                                          "attributedTo": server.id("eve")}),
+        server.activity("eve", "Announce", node.base + "/posts/no-such-post") | pad,
+        server.activity("eve", "Delete", server.id("eve") + "/notes/unknown") | pad,
+        server.activity("eve", "Undo", {"type": "Like", "id": server.id("eve") + "/likes/none",
+                                        "actor": server.id("eve"), "object": elsewhere}) | pad,
+        server.activity("eve", "Follow", node.base + "/actors/nobody") | pad,
+        server.activity("eve", "Accept", server.id("eve") + "/follows/none") | pad,
+        server.activity("eve", "Move", node.group_id) | pad,
+        server.activity("eve", "Block", node.group_id) | pad,
+    ]
+    for activity in activities:
+        assert await send(node, session, server.key_id("eve"), server.keys["eve"], activity) in (202, 400), activity
+    await node.drain_inbox()
+    # Then no processed row keeps its body, whatever its outcome, and each has one
+    async with node.db.execute("SELECT type, outcome, length(body) FROM inbox") as cur:
+        rows = await cur.fetchall()
+    assert rows and all(outcome and length == 0 for _, outcome, length in rows), rows
+    async with node.db.execute("SELECT COALESCE(SUM(length(body)), 0) FROM inbox") as cur:
+        assert (await cur.fetchone())[0] == 0
+
+
+@pytest.mark.parametrize("over", [False, True], ids=["just-under", "just-over"])
+async def test_actor__the_cap_is_counted_in_bytes_to_the_byte(world, over):
+    node, server, session = world
+    # Given eve's document padded with non-ASCII text to just under, or just over, 256 KiB as we store it
+    original = server.document
+    bare = json.dumps(original("eve") | {"summary": ""})
+    room = 256 * 1024 - len(bare.encode())
+    pad = "é" * (room // 6) + "x" * (room % 6 + (1 if over else 0))  # json.dumps writes é as \u00e9: 6 bytes
+    server.document = lambda name: original(name) | ({"summary": pad} if name == "eve" else {})
+    assert len(json.dumps(server.document("eve")).encode()) == 256 * 1024 + (1 if over else 0)
+    # When her key verifies
+    assert await send(node, session, server.key_id("eve"), server.keys["eve"],
+                      server.activity("eve", "Follow", node.group_id)) == 202
+    # Then her document is kept only when it fits
+    assert await node.count("remote_actors", "uri = ?", server.id("eve")) == (0 if over else 1)
+    assert await node.count("remote_keys", "owner = ?", server.id("eve")) == 1

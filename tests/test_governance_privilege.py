@@ -9,6 +9,8 @@ import json
 import os
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from node.activitypub import signatures
 from node.db import transaction
 from node.governance import accounts, membership
@@ -19,6 +21,22 @@ from tests.factories import create_invitation, follow, join, member, node_follow
 from tests.factories import signed_in as signed_in_as
 from tests.fediverse import AS_JSON, cli, run_cli
 from tests.webclient import Visitor, make_member, text_of
+
+
+# Every test here runs with the SSRF guard on: nodes and remote actors under made-up names (tests/conftest.py).
+@pytest.fixture
+def make_node(make_guarded_node):
+    return make_guarded_node
+
+
+@pytest.fixture
+def make_remote(make_guarded_remote):
+    return make_guarded_remote
+
+
+@pytest.fixture
+def session(guarded_session):
+    return guarded_session
 
 
 def _form(title: str, **values: str) -> dict[str, str]:
@@ -391,3 +409,101 @@ async def test_remote_poll__over_our_limits_is_refused_and_stores_nothing(node, 
     await ada.sign_in("ada")
     status, page = await ada.get("/home")
     assert status == 200 and len(page) < 200_000 and "18999" not in page
+
+
+def _variant(author, name: str) -> dict:
+    """A poll over our limits, in one more shape."""
+    base = _question(author, 2, suffix=name)
+    many = [{"type": "Note", "name": f"{i:05d}"} for i in range(500)]
+    return {
+        "anyOf-500": {**base, "oneOf": None, "anyOf": many} | {"oneOf": None},
+        "oneOf-21": _question(author, 21, suffix=name),
+        "anyOf-21": {**{k: v for k, v in _question(author, 21, suffix=name).items() if k != "oneOf"},
+                     "anyOf": _question(author, 21)["oneOf"]},
+        "anyOf-long-name": {**{k: v for k, v in base.items() if k != "oneOf"},
+                            "anyOf": [{"type": "Note", "name": "a" * 101}, {"type": "Note", "name": "b"}]},
+        "both-lists": {**base, "anyOf": many},
+        "type-list": {**_question(author, 500, suffix=name), "type": ["Note", "Question"]},
+        "oneOf-not-a-list": {**base, "oneOf": {"type": "Note", "name": "x" * 100_000}},
+    }[name]
+
+
+async def test_remote_poll__every_shape_over_our_limits_is_refused_by_every_road(node, make_remote, session):
+    poller = await make_remote("poller")
+    await quick_member(node, "ada")
+    await node_follows(node, f"{node.base}/actors/ada", poller.id)
+    assert await _send(node, session, poller, "Create", _question(poller, 2, suffix="warm-up")) == "stored"
+    names = ["anyOf-500", "oneOf-21", "anyOf-21", "anyOf-long-name", "both-lists", "type-list", "oneOf-not-a-list"]
+    before = await node.snapshot()
+    outcomes = {}
+    for name in names:
+        question = {k: v for k, v in _variant(poller, name).items() if v is not None}
+        # By Create, by an Announce embedding it, and by an Announce naming it (fetched from the poller)
+        poller.documents[question["id"]] = (200, question)
+        for kind, obj in (("Create", question), ("Announce", question), ("Announce", question["id"])):
+            outcomes[name, kind, isinstance(obj, dict)] = await _send(node, session, poller, kind, obj)
+    refused = {key: outcome for key, outcome in outcomes.items() if "at most" not in outcome}
+    assert refused == {}
+    after = await node.snapshot()
+    assert {**after, "inbox": []} == {**before, "inbox": []}
+    # And the boundary itself is ours: 20 options of 100 characters are taken
+    assert await _send(node, session, poller, "Create", _question(poller, 20, 100, suffix="edge")) == "stored"
+
+
+async def test_withdraw__nobody_but_the_proposer_by_any_form(node, signed_in, browsers):
+    # Given Ada's proposals to promote Bo and to remove Cy
+    ada, bo, cy, dee = (await signed_in("ada", "partner"), await signed_in("bo"), await signed_in("cy", "partner"),
+                        await signed_in("dee"))
+    promote = await _propose(ada, "Bo joins the Partners", action="promote", member="bo")
+    remove = await _propose(ada, "Cy leaves", action="remove_member", member="CY")
+    stranger = browsers(node)
+    await stranger.get("/login")
+    before = await node.snapshot()
+    # When the member each acts on, another member, and a signed-out visitor try to withdraw them
+    for uuid in (promote, remove):
+        page = f"/proposals/{uuid}"
+        for visitor in (bo, cy, dee):
+            status, text = await visitor.post(f"{page}/withdraw", {}, page=page)
+            assert status == 400, (uuid, visitor, status)
+        # (a signed-out visitor has no form to copy: it sends the sign-in page's token)
+        status, _ = await stranger.post(f"{page}/withdraw", {}, page="/login", follow=False)
+        assert status in (303, 403), status
+        for visitor in (bo, cy, dee):
+            _, text = await visitor.get(page)
+            assert "Withdraw the proposal" not in text_of(text)
+    # Then nothing changed
+    assert await node.snapshot() == before
+
+
+async def test_voters__accounts_on_a_group_we_only_follow_do_not_vote(make_posting_node, make_remote, session):
+    node = await make_posting_node()
+    their_group = await make_remote("group", kind="Group")
+    # Our Group follows theirs (accepted); they do not follow us
+    await node_follows(node, node.group_id, their_group.id)
+    proposal = await _public_poll(node)
+    assert "cannot take part" in await _vote_as(node, session, their_group, "mallory", proposal, "Red")
+    before = await node.snapshot()
+    assert "cannot take part" in await _vote_as(node, session, their_group, "mallory", proposal, "Blue")
+    after = await node.snapshot()
+    assert {**after, "inbox": []} == {**before, "inbox": []}
+    assert await node.count("stances") == 0
+
+
+async def test_invitation__a_partner_who_left_invites_nobody(node, browsers):
+    await make_member(node, "pat", "partner")
+    await make_member(node, "ren", "partner")
+    pat = browsers(node)
+    await pat.sign_in("pat")
+    partner_path, friend_path = await create_invitation(pat, "partner"), await create_invitation(pat, "friend")
+    # When Pat leaves of her own accord (not removed by the others)
+    status, page = await pat.post("/settings/leave", {"confirm": "yes", "reason": "moving on"}, page="/settings")
+    assert status == 200, text_of(page)
+    # Then neither of her links makes anyone a member
+    for path in (partner_path, friend_path):
+        before = await node.snapshot()
+        newcomer = browsers(node)
+        got, page = await newcomer.get(path)
+        assert got == 410 and 'name="password"' not in page, (got, text_of(page))
+        got, page = await join(newcomer, path, "mallory", page="/login")
+        assert got == 410
+        assert await node.snapshot() == before

@@ -12,10 +12,10 @@ import json
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from node.activitypub import signatures
-from tests.fediverse import AS_JSON, InProcessNode, pooled_key
+from tests.fediverse import AS_JSON, InProcessNode, multikey, pooled_key
 from tests.shared_host import SharedServer, shared_host_world
 
 
@@ -109,3 +109,61 @@ async def test_key__refetch_is_throttled_per_key_not_per_host(world):
     server.keys["alice"] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     # Then the node refetches alice's key (eve's refetch was eve's alone) and accepts her
     assert await post(node, session, server, "alice", server.activity("alice", "Follow", node.group_id)) == 202
+
+
+# Every way we found for eve's document to claim alice's key id. Each is tried before alice's key is cached and
+# after, by a Follow (the key fetch) and by an Update of herself (the cached document).
+def _plants(server: SharedServer) -> dict[str, dict[str, Any]]:
+    eve_pem = signatures.public_pem(server.keys["eve"])
+    ed = ed25519.Ed25519PrivateKey.generate()
+    return {
+        "owner-eve": {"publicKey": server.planted()},
+        "owner-alice": {"publicKey": {"id": server.key_id("alice"), "owner": server.id("alice"),
+                                      "publicKeyPem": eve_pem}},
+        "no-owner": {"publicKey": {"id": server.key_id("alice"), "publicKeyPem": eve_pem}},
+        "multikey-controller-eve": {"assertionMethod": [{
+            "id": server.key_id("alice"), "type": "Multikey", "controller": server.id("eve"),
+            "publicKeyMultibase": multikey(ed.public_key())}]},
+        "multikey-controller-alice": {"assertionMethod": [{
+            "id": server.key_id("alice"), "type": "Multikey", "controller": server.id("alice"),
+            "publicKeyMultibase": multikey(ed.public_key())}]},
+    }
+
+
+def _about(snapshot: dict[str, list], who: str, not_of: str) -> dict[str, list]:
+    """Every row of every table that mentions `who`, but for rows keyed by `not_of` (eve's own document does)."""
+    return {table: [row for row in rows if any(isinstance(v, str) and who in v for v in row)
+                    and not (isinstance(row[0], str) and row[0].startswith(not_of))]
+            for table, rows in snapshot.items()}
+
+
+@pytest.mark.parametrize("cached_first", [True, False], ids=["alice-cached", "alice-unseen"])
+async def test_key__no_listing_by_another_account_takes_it(world, cached_first):
+    node, server, session = world
+    plants = _plants(server)
+    original = server.document
+    if cached_first:
+        assert await post(node, session, server, "alice", server.activity("alice", "Follow", node.group_id)) == 202
+    await node.drain_inbox()
+    alice = server.id("alice")
+    for name, plant in plants.items():
+        before = _about(await node.snapshot(), alice, server.id("eve"))
+
+        def planted(who: str, plant=plant) -> dict[str, Any]:
+            document = original(who)
+            if who != "eve":
+                return document
+            if "publicKey" in plant:
+                return document | {"publicKey": [*document["publicKey"], plant["publicKey"]]}
+            return document | plant
+        server.document = planted
+        # When eve, with the plant in her document, signs a Follow and an Update of herself
+        assert await post(node, session, server, "eve", server.activity("eve", "Follow", node.group_id)) == 202, name
+        assert await post(node, session, server, "eve", server.activity("eve", "Update", planted("eve"))) == 202
+        await node.drain_inbox()
+        # Then no row about alice changed, in any table
+        assert _about(await node.snapshot(), alice, server.id("eve")) == before, name
+        server.document = original
+    # And alice's own key is the one that verifies her
+    assert await post(node, session, server, "alice", server.activity("alice", "Follow", node.group_id)) == 202
+    assert await alice_key(node, server) == [(alice, signatures.public_pem(server.keys["alice"]))]

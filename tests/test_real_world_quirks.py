@@ -17,12 +17,13 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
+from node.activitypub.fetch import ANSWER_BODY_BYTES
 from node.appkeys import HTTP
 from node.processing.follows import answer_request, follow
 from node.store import local_actors
 from tests.delivery_fakes import queue, row
 from tests.factories import deliver_all, received
-from tests.fediverse import FakeActor, InProcessNode, free_port, init_node
+from tests.fediverse import FakeActor, InProcessNode, free_port, init_node, run_cli
 from tests.resolver import LoopbackDNS
 
 PEER = "epicyon.test.example"
@@ -86,7 +87,8 @@ async def endless_body(dns):
     body open until released."""
     release = asyncio.Event()
     requests: list[bytes] = []
-    status = {"line": b"202 Accepted"}
+    # "stream": after the first bytes, keep sending more (a body that never ends, and never pauses either)
+    status = {"line": b"202 Accepted", "stream": False}
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -97,6 +99,9 @@ async def endless_body(dns):
             writer.write(b"HTTP/1.1 " + status["line"] + b"\r\nContent-Type: application/json\r\n"
                          b"Connection: keep-alive\r\n\r\n{\"ok\": ")
             await writer.drain()
+            while status["stream"] and not release.is_set():
+                writer.write(b"[" * 65536)
+                await writer.drain()
             await release.wait()
         finally:
             writer.close()
@@ -114,9 +119,11 @@ async def endless_body(dns):
         await server.wait_closed()
 
 
-async def test_delivery__a_202_whose_body_never_ends_is_done_without_waiting_for_it(alpha, endless_body):
-    # Given a delivery queued to an inbox that answers 202 and then never finishes its body
-    inbox, requests, release, _ = endless_body
+@pytest.mark.parametrize("stream", [False, True], ids=["held-open", "streaming"])
+async def test_delivery__a_202_whose_body_never_ends_is_done_without_waiting_for_it(alpha, endless_body, stream):
+    # Given a delivery queued to an inbox that answers 202 and then never finishes its body (held open, or pouring)
+    inbox, requests, release, status = endless_body
+    status["stream"] = stream
     await queue(alpha, alpha.clock, [inbox])
     before = await alpha.snapshot()
     # When the app's delivery worker makes one pass
@@ -131,10 +138,11 @@ async def test_delivery__a_202_whose_body_never_ends_is_done_without_waiting_for
     assert changed_tables(before, await alpha.snapshot()) <= {"deliveries", "hosts"}
 
 
-async def test_delivery__a_final_refusal_whose_body_never_ends_is_still_final(alpha, endless_body):
+@pytest.mark.parametrize("stream", [False, True], ids=["held-open", "streaming"])
+async def test_delivery__a_final_refusal_whose_body_never_ends_is_still_final(alpha, endless_body, stream):
     # Given a delivery queued to an inbox that answers 410 Gone and then never finishes its body
     inbox, _, release, status = endless_body
-    status["line"] = b"410 Gone"
+    status["line"], status["stream"] = b"410 Gone", stream
     await queue(alpha, alpha.clock, [inbox])
     # When the app's delivery worker makes one pass (an error body is waited for a moment only: it is for the log)
     assert await alpha.run_deliveries() == 1
@@ -143,6 +151,8 @@ async def test_delivery__a_final_refusal_whose_body_never_ends_is_still_final(al
     delivery = await row(alpha)
     assert (delivery["state"], delivery["last_status"]) == ("failed", 410)
     assert delivery["last_error"].startswith('{"ok": ')
+    # And what is kept of the body is capped, however much of it poured in
+    assert len(delivery["last_error"]) <= ANSWER_BODY_BYTES + 100
 
 
 # Accept and Reject without an id
@@ -197,7 +207,7 @@ async def test_inbox__an_answer_without_an_id_settles_our_follow_once(alpha, pee
 
 
 @pytest.mark.parametrize("case", ["follow-of-someone-else", "not-a-follow", "follow-by-a-stranger", "create",
-                                  "type-is-a-list", "reference-elsewhere"])
+                                  "type-is-a-list", "reference-elsewhere", "empty-id", "id-not-a-string"])
 async def test_inbox__other_activities_without_an_id_are_still_refused(alpha, peer, session, case):
     # Given the Group's pending follow of the peer
     sent = await _group_follows(alpha, peer)
@@ -211,6 +221,8 @@ async def test_inbox__other_activities_without_an_id_are_still_refused(alpha, pe
         "type-is-a-list": {**_transient(peer, "Accept", sent), "type": ["Accept"]},
         # a bare reference must at least be one of our activities
         "reference-elsewhere": {**_transient(peer, "Accept", sent), "object": "http://other.test.example/follow"},
+        "empty-id": {**_transient(peer, "Accept", sent), "id": ""},
+        "id-not-a-string": {**_transient(peer, "Accept", sent), "id": {"id": peer.origin + "/a/1"}},
     }[case]
     before = await alpha.snapshot()
     # When the peer sends it without an id
@@ -222,22 +234,57 @@ async def test_inbox__other_activities_without_an_id_are_still_refused(alpha, pe
     assert await _follow_state(alpha, peer) == "pending"
 
 
+@pytest.mark.parametrize("kind", ["Accept", "Reject"])
+async def test_inbox__a_third_party_cannot_settle_our_follow_with_an_answer_without_an_id(alpha, peer, session, dns,
+                                                                                        kind):
+    # Given the Group's pending follow of the peer, and mallory, another server's actor, who has seen our Follow
+    sent = await _group_follows(alpha, peer)
+    mallory = await NamedActor(name="mallory", host="mallory.test.example").start()
+    try:
+        dns.add(mallory.host, mallory.port)
+        for embedded in (sent, sent["id"]):
+            before = await alpha.snapshot()
+            # When mallory, signing as herself, sends an id-less Accept (or Reject) of it
+            answer = _transient(mallory, kind, sent)
+            answer["object"] = embedded
+            status, _ = await mallory.post(session, alpha.base + "/inbox", answer)
+            await alpha.drain_inbox()
+            # Then the follow is still pending, and nothing changed but her key, cached as the signature was
+            # checked: an embedded Follow is refused at the door; a bare reference to one of our activities is
+            # kept (as any signed activity) and the handler, finding the Follow is not hers to answer, ignores it
+            assert await _follow_state(alpha, peer) == "pending"
+            if isinstance(embedded, dict):
+                assert status == 400
+                assert changed_tables(before, await alpha.snapshot()) <= KEY_CACHE
+            else:
+                assert status == 202
+                assert changed_tables(before, await alpha.snapshot()) <= KEY_CACHE | {"inbox"}
+                async with alpha.db.execute("SELECT outcome FROM inbox ORDER BY id DESC LIMIT 1") as cur:
+                    assert (await cur.fetchone())[0].startswith("ignored: not ")
+    finally:
+        await mallory.close()
+
+
 # WebFinger without our port
 
 
 @pytest.mark.parametrize("domain, expected", [
-    ("{host}", 200), ("{host}:{port}", 200), ("{HOST}", 200),
-    ("{host}:1", 404), ("other.test.example", 404), ("other.test.example:{port}", 404),
+    ("{host}", 200), ("{host}:{port}", 200), ("{HOST}", 200), ("{HOST}:{port}", 200),
+    ("{host}:1", 404), ("other.test.example", 404), ("other.test.example:{port}", 404), ("{host}:0{port}", 404),
+    ("{host}:{port}0", 404), ("{host}:", 404), ("evil.example@{host}", 404), ("{host}.evil.example", 404),
+    ("evil-{host}", 404), ("{host}:{port}:{port}", 404),
 ])
 async def test_webfinger__our_bare_host_is_ours_on_a_non_default_port(alpha, session, domain, expected):
     # Given a node served on a non-default port
     host, port = alpha.config.host.rsplit(":", 1)
     domain = domain.format(host=host, HOST=host.upper(), port=port)
+    before = await alpha.snapshot()
     # When a server asks for acct:group@DOMAIN
     async with session.get(f"{alpha.base}/.well-known/webfinger", params={"resource": f"acct:group@{domain}"}) as r:
         status, jrd = r.status, await r.json(content_type=None)
-    # Then our host name is ours with or without the port, and any other host or port is not
+    # Then our host name is ours with or without the port, and any other host or port is not; nothing is stored
     assert status == expected
+    assert await alpha.snapshot() == before
     if expected == 200:
         assert jrd["subject"] == f"acct:group@{alpha.config.host}"
         assert {"rel": "self", "type": "application/activity+json", "href": alpha.group_id} in jrd["links"]
@@ -246,8 +293,10 @@ async def test_webfinger__our_bare_host_is_ours_on_a_non_default_port(alpha, ses
 # The outcome of a follow request approved later
 
 
+@pytest.mark.parametrize("by", ["processing", "cli"])
 @pytest.mark.parametrize("accept, outcome", [(True, "accepted"), (False, "rejected")])
-async def test_inbox_row__says_what_became_of_a_follow_request_once_answered(alpha, peer, session, accept, outcome):
+async def test_inbox_row__says_what_became_of_a_follow_request_once_answered(alpha, peer, session, accept, outcome,
+                                                                            by):
     # Given a Follow of the Group, processed and waiting for a person's approval
     activity = peer.activity("Follow", alpha.group_id)
     assert (await peer.post(session, alpha.base + "/inbox", activity))[0] == 202
@@ -257,9 +306,13 @@ async def test_inbox_row__says_what_became_of_a_follow_request_once_answered(alp
     assert held["outcome"] == "pending approval"
     async with alpha.db.execute("SELECT id FROM follows WHERE follower = ?", (peer.id,)) as cur:
         (request_id,) = await cur.fetchone()
-    # When a Partner approves (or rejects) it
-    group = await local_actors.group(alpha.db)
-    await answer_request(alpha.db, alpha.config, group, alpha.app[HTTP], request_id, accept)
+    # When a Partner approves (or rejects) it, here or with `congregation follows approve|reject`
+    if by == "cli":
+        assert await run_cli("follows", "approve" if accept else "reject", str(request_id),
+                             "--data", str(alpha.config.data_dir)) == 0
+    else:
+        group = await local_actors.group(alpha.db)
+        await answer_request(alpha.db, alpha.config, group, alpha.app[HTTP], request_id, accept)
     # Then the Follow's inbox row records what finally happened, and nothing else about it changed
     async with alpha.db.execute("SELECT * FROM inbox") as cur:
         (after,) = [dict(r) for r in await cur.fetchall()]

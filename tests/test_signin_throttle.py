@@ -42,7 +42,11 @@ class GatedHasher(PasswordHasher):
 async def gated(tmp_path):
     """A node behind a trusted proxy on loopback whose password checks wait for the test."""
     hasher = GatedHasher(asyncio.get_running_loop())
-    node = InProcessNode(init_node(tmp_path / "alpha", free_port(), "Alpha", trusted_proxies="127.0.0.1/32"))
+    # The SSRF guard on, as in production (sign-in makes no outbound request, but nothing here needs it off)
+    config = init_node(tmp_path / "alpha", free_port(), "Alpha", trusted_proxies="127.0.0.1/32",
+                       allow_private_addresses=False)
+    assert config.allow_private_addresses is False
+    node = InProcessNode(config)
     node.app[HASHER] = hasher
     await node.start()
     yield node, hasher
@@ -150,7 +154,8 @@ async def test_throttle__one_handle_is_checked_twice_at_once_from_any_addresses(
 
 async def test_throttle__a_restart_hands_no_fresh_allowance(make_node):
     # Given a member whose handle has had as many failed sign-ins as it may
-    node = await make_node()
+    node = await make_node(allow_private_addresses=False)
+    assert node.config.allow_private_addresses is False
     await make_member(node, "ada")
     visitor = Visitor(node)
     try:

@@ -10,6 +10,12 @@ from node.web.auth import LOGIN_FAILURES_PER_ADDRESS, LOGIN_FAILURES_PER_HANDLE
 from tests.webclient import Visitor, make_member, text_of
 
 
+# With the SSRF guard on: the node under a made-up name, as in tests/conftest.py's guarded world.
+@pytest.fixture
+def make_node(make_guarded_node):
+    return make_guarded_node
+
+
 @pytest.fixture
 async def visitor(node):
     v = Visitor(node)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from aiohttp.abc import AbstractResolver
+
 from node.activitypub.fetch import FetchError, HttpClient
 from node.activitypub.webfinger_client import resolve_handle
 from node.governance.decision_log import Verification, verify_chain
@@ -19,9 +21,9 @@ class VerifyError(Exception):
     """The log cannot be fetched or read; the message is the one line shown."""
 
 
-def _client(allow_private: bool) -> HttpClient:
+def _client(allow_private: bool, resolver: AbstractResolver | None = None) -> HttpClient:
     return HttpClient(allow_private=allow_private, max_bytes=4 * 1024 * 1024, connect_timeout=5.0,
-                      total_timeout=30.0, max_redirects=3)
+                      total_timeout=30.0, max_redirects=3, resolver=resolver)
 
 
 async def _group(client: HttpClient, target: str, allow_http: bool) -> dict[str, Any]:
@@ -67,8 +69,10 @@ def _record_key(actor: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
-async def verify(target: str, allow_private: bool = False, allow_http: bool = False) -> Verification:
-    client = _client(allow_private)
+async def verify(target: str, allow_private: bool = False, allow_http: bool = False,
+                 resolver: AbstractResolver | None = None) -> Verification:
+    """`resolver` resolves behind the SSRF guard, as create_app's does (a test's made-up names)."""
+    client = _client(allow_private, resolver)
     try:
         actor = await _group(client, target, allow_http or allow_private)
         key = actor.get("publicKey")

@@ -322,12 +322,17 @@ def redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
+# A longer next is no page of ours, and as a Location it would outgrow a reverse proxy's header buffer (nginx's is
+# 4 KiB by default): the proxy answers 502 and the session just made is lost with the answer.
+MAX_NEXT = 1000
+
+
 def safe_next(target: str | None) -> str:
     """Only a path on this site: `next=//evil.example` must not become an open redirect.
 
     Browsers drop tabs and newlines from a URL (and yarl does, building the Location), so `/<tab>/evil.example`
     is `//evil.example`: a target with any control character, space or backslash is refused, not cleaned."""
-    if (not target or not target.startswith("/") or target.startswith("//")
+    if (not target or not target.startswith("/") or target.startswith("//") or len(target) > MAX_NEXT
             or any(c <= " " or c in "\\\x7f" for c in target)):
         return "/home"
     return target
