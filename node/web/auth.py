@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
@@ -153,12 +153,22 @@ def _scheme_and_host(url: str) -> tuple[str, str] | None:
         return None
 
 
+def sign_in_first(request: web.Request) -> str:
+    """/login, bringing the visitor back to this page afterwards: the page escaped as one parameter (its own `&`
+    must not become the login form's), and dropped when longer than MAX_NEXT, so that a crafted link cannot make
+    a redirect too large for a reverse proxy's header buffer."""
+    target = request.rel_url.path_qs
+    if len(target) > MAX_NEXT:
+        target = request.rel_url.path if len(request.rel_url.path) <= MAX_NEXT else "/"
+    return "/login?" + urlencode({"next": target})
+
+
 def require_member(handler: Handler) -> Handler:
     """Signed-out visitors are sent to sign in, and brought back afterwards."""
     async def wrapped(request: web.Request) -> web.StreamResponse:
         if member(request) is None:
             if request.method == "GET":
-                raise web.HTTPSeeOther(f"/login?next={request.rel_url.path_qs}")
+                raise web.HTTPSeeOther(sign_in_first(request))
             raise web.HTTPForbidden(text="sign in first")
         return await handler(request)
     wrapped.__name__ = handler.__name__
@@ -172,7 +182,7 @@ def require_partner(handler: Handler) -> Handler:
         me = member(request)
         if me is None:
             if request.method == "GET":
-                raise web.HTTPSeeOther(f"/login?next={request.rel_url.path_qs}")
+                raise web.HTTPSeeOther(sign_in_first(request))
             raise web.HTTPForbidden(text="sign in first")
         if me.tier != "partner":
             raise web.HTTPForbidden(text="this page is for Partners")
