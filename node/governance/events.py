@@ -10,6 +10,7 @@ from node.store.follows import Follow
 from node.store.local_actors import LocalActor
 from node.store.posts import Post
 from node.store.proposals import Proposal
+from node.store.reports import Report
 
 
 class Event:
@@ -114,3 +115,22 @@ class PollVoted(Event):
     author: str  # the poll's author
     inbox: str
     choices: tuple[str, ...]
+
+
+# Reports (moderation): filed by a member or by another server's Flag; forwarded by a Partner as the Group's Flag.
+@dataclass(frozen=True)
+class ReportFiled(Event):
+    report: Report
+
+
+@dataclass(frozen=True)
+class ReportClosed(Event):
+    report: Report  # as it is after a Partner resolved or dismissed it
+
+
+@dataclass(frozen=True)
+class ReportForwarded(Event):
+    report: Report
+    group: LocalActor  # who sends the Flag: the Group, as Mastodon sends it from its instance actor
+    comment: str       # what the Partner chose to pass on (never who reported)
+    inbox: str         # the reported account's server: its shared inbox, else the account's inbox
