@@ -17,6 +17,7 @@ from node.web import (
     polls,
     proposals,
     public,
+    reports,
     settings,
     signin,
 )
@@ -63,7 +64,8 @@ def setup(app: web.Application) -> None:
     app[LOGIN_THROTTLE] = LoginThrottle()
     app.middlewares.extend([html_errors, session_middleware])
     before = set(app.router.resources())
-    for module in (signin, home, members, invitations, follows, settings, crews, proposals, polls, public, negotiate):
+    for module in (signin, home, members, invitations, follows, settings, crews, proposals, polls, reports, public,
+                   negotiate):
         app.add_routes(module.routes)
     app.router.add_static("/static", str(resources.files("node.web") / "static"), append_version=False)
     # Only these get sessions, CSRF and HTML error pages; the wire's routes (inbox, AS2 collections,
