@@ -9,6 +9,7 @@ import json
 import re
 from dataclasses import dataclass
 from html import unescape
+from html.parser import HTMLParser
 from urllib.parse import quote
 
 import aiohttp
@@ -373,3 +374,35 @@ async def test_flag__a_strangers_open_reports_are_bounded(alpha, stranger, sessi
     assert "open reports already" in await _outcome(alpha, more[1]["id"])
     # And pat, whom they are about, was never shown one
     assert "No open reports." in text_of((await pat.get("/reports"))[1])
+
+
+class _Controls(HTMLParser):
+    """Form controls and the ids labels point at."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[str | None] = []
+        self.labelled: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        found = dict(attrs)
+        if tag == "label" and found.get("for"):
+            self.labelled.add(found["for"])
+        elif tag in ("input", "textarea", "select") and found.get("type") not in ("hidden", "submit"):
+            self.controls.append(found.get("id"))
+
+
+async def test_reports__every_field_of_the_report_pages_has_a_label(alpha, browser, stranger, session):
+    await browser(alpha, "pat", "partner")
+    ada = await browser(alpha, "ada")
+    post = await publish_post(alpha.db, alpha.config, await _member(alpha, "pat"), "Hello", "public")
+    post_uri = f"{alpha.base}/posts/{post.uuid}"
+    await stranger.post(session, alpha.base + "/inbox", _flag(stranger, [post_uri]))
+    await alpha.drain_inbox()
+    quinn = await browser(alpha, "quinn", "partner")
+    for visitor, path in ((ada, _report_link(post_uri)), (quinn, "/reports")):
+        status, page = await visitor.get(path)
+        controls = _Controls()
+        controls.feed(page)
+        assert status == 200 and controls.controls, path
+        assert all(c is not None and c in controls.labelled for c in controls.controls), (path, controls.controls)
