@@ -23,7 +23,7 @@ from node.processing.posts import delete_post, publish_post
 from node.store import local_actors
 from tests.documented import FEDERATION_MD, differences
 from tests.factories import deliver_all, exchange, keypair, password_hash
-from tests.fediverse import FakeActor, InProcessNode, free_port, init_node
+from tests.fediverse import FakeActor, InProcessNode, free_port, init_node, run_cli
 from tests.resolver import LoopbackDNS
 from tests.webclient import Visitor, text_of
 
@@ -406,3 +406,27 @@ async def test_reports__every_field_of_the_report_pages_has_a_label(alpha, brows
         controls.feed(page)
         assert status == 200 and controls.controls, path
         assert all(c is not None and c in controls.labelled for c in controls.controls), (path, controls.controls)
+
+
+async def test_reports__from_the_command_line(alpha, browser, capsys):
+    # Given a Friend's public post and two Partners, one of whom wrote it
+    await browser(alpha, "ada")
+    await browser(alpha, "pat", "partner")
+    await browser(alpha, "quinn", "partner")
+    post = await publish_post(alpha.db, alpha.config, await _member(alpha, "pat"), "Hello", "public")
+    post_uri, data = f"{alpha.base}/posts/{post.uuid}", str(alpha.config.data_dir)
+    # When ada reports it with `congregation report`
+    assert await run_cli("report", post_uri, "Too", "loud", "--as", "ada", "--data", data) == 0
+    assert "report 1 is with the Partners" in capsys.readouterr().out
+    # Then quinn's queue lists it and pat's does not; a Friend has no queue
+    assert await run_cli("reports", "--as", "quinn", "--data", data) == 0
+    assert f"{post_uri}\tToo loud" in capsys.readouterr().out
+    assert await run_cli("reports", "--as", "pat", "--data", data) == 0
+    assert capsys.readouterr().out == ""
+    assert await run_cli("reports", "--as", "ada", "--data", data) == 1
+    assert capsys.readouterr().err == "congregation: only Partners handle reports\n"
+    # And what cannot be reported is one line and exit 1, with nothing stored
+    before = await alpha.snapshot()
+    assert await run_cli("report", f"{alpha.base}/posts/nope", "--as", "ada", "--data", data) == 1
+    assert capsys.readouterr().err == "congregation: there is no such post here to report\n"
+    assert await alpha.snapshot() == before
