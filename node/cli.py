@@ -26,6 +26,7 @@ from node.commands import members as members_command
 from node.commands import moderation as moderation_command
 from node.commands import post as post_command
 from node.commands import propose as propose_command
+from node.commands import reports as reports_command
 from node.commands import verify_decisions as verify_decisions_command
 from node.commands import vote as vote_command
 from node.commands.arguments import whole_number
@@ -297,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify_decisions_command.add_parser(sub)
     doctor_command.add_parser(sub, data_arg)
     export_command.add_parser(sub, data_arg)
+    reports_command.add_parser(sub, data_arg)
     return parser
 
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import aiosqlite
 
-from node.activitypub import actor_updates, fanout, outbox, questions
+from node.activitypub import actor_updates, fanout, outbox, questions, reports
 from node.config import Config
 from node.governance import events as ev
 
@@ -27,6 +27,7 @@ REGISTRY: dict[type[ev.Event], Sender] = {
     ev.FollowAnswered: outbox.follow_answered,  # Accept(Follow) | Reject(Follow)
     ev.FollowUndone: outbox.follow_undone,  # Undo(Follow)
     ev.PollVoted: outbox.poll_voted,  # Create(Note{name, inReplyTo}) per choice, as Mastodon votes
+    ev.ReportForwarded: reports.report_forwarded,  # Flag from the Group to the reported account's server
 }
 
 

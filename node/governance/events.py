@@ -10,6 +10,7 @@ from node.store.follows import Follow
 from node.store.local_actors import LocalActor
 from node.store.posts import Post
 from node.store.proposals import Proposal
+from node.store.reports import Report
 
 
 class Event:
@@ -122,3 +123,22 @@ class PollVoted(Event):
 class FederationChanged(Event):
     kind: str  # server_blocked | server_unblocked | server_allowed | server_disallowed | allowlist_mode_on | …_off
     target: str  # a host, or the mode
+
+
+# Reports (moderation): filed by a member or by another server's Flag; forwarded by a Partner as the Group's Flag.
+@dataclass(frozen=True)
+class ReportFiled(Event):
+    report: Report
+
+
+@dataclass(frozen=True)
+class ReportClosed(Event):
+    report: Report  # as it is after a Partner resolved or dismissed it
+
+
+@dataclass(frozen=True)
+class ReportForwarded(Event):
+    report: Report
+    group: LocalActor  # who sends the Flag: the Group, as Mastodon sends it from its instance actor
+    comment: str       # what the Partner chose to pass on (never who reported)
+    inbox: str         # the reported account's server: its shared inbox, else the account's inbox

@@ -18,6 +18,7 @@ from node.web import (
     polls,
     proposals,
     public,
+    reports,
     settings,
     signin,
 )
@@ -64,7 +65,8 @@ def setup(app: web.Application) -> None:
     app[LOGIN_THROTTLE] = LoginThrottle()
     app.middlewares.extend([html_errors, session_middleware])
     before = set(app.router.resources())
-    for module in (signin, home, members, moderation, invitations, follows, settings, crews, proposals, polls, public,
+    for module in (signin, home, members, moderation, invitations, follows, settings, crews, proposals, polls,
+                   reports, public,
                    negotiate):
         app.add_routes(module.routes)
     app.router.add_static("/static", str(resources.files("node.web") / "static"), append_version=False)

@@ -13,6 +13,7 @@ from node.governance import proposals
 from node.governance.membership import iso
 from node.store import crews as crews_store
 from node.store import proposals as proposals_store
+from node.store import reports as reports_store
 from node.store.local_actors import LocalActor
 
 SOON = timedelta(hours=24)
@@ -29,6 +30,9 @@ async def for_member(db: aiosqlite.Connection, config: Config, me: LocalActor,
     """Notices for the page header, most pressing first."""
     moment = now or datetime.now(UTC)
     notices = []
+    if me.tier == "partner" and (waiting := await reports_store.count_open_for(db, me.id)):  # never one about them
+        notices.append(Notice(f"{waiting} report{'s' if waiting != 1 else ''} wait{'' if waiting != 1 else 's'}"
+                              " for the Partners.", "/reports"))
     for join in await crews_store.requests_awaiting(db, me.id):
         crew = await crews_store.by_id(db, join.crew_id)
         if crew is not None:

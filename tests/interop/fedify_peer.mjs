@@ -12,6 +12,8 @@
 // Environment knobs (all optional):
 //   PEER_PORT          port (argv[2] wins); default 0 = ephemeral
 //   PEER_HOST          bind/origin host; default 127.0.0.1
+//   PEER_ORIGIN_HOST   the host in the peer's URIs, when it is not PEER_HOST: a made-up name the node under test
+//                      resolves to loopback through its test DNS, so its SSRF guard stays on; default PEER_HOST
 //   PEER_LOG_LEVEL     logtape level for "fedify" + "fedify-peer": trace|debug|info|warning|error; default info
 //   PEER_RSA_BITS      RSA modulus length: 2048 (default) or 4096 (fedify's generateCryptoKeyPair)
 //   PEER_ED25519       "0" disables the Ed25519 key (then no Object Integrity Proofs are attached); default on
@@ -61,6 +63,7 @@ const {
   Activity,
   Create,
   Endpoints,
+  Flag,
   Follow,
   Note,
   Person,
@@ -83,6 +86,7 @@ if (!Number.isInteger(PORT_REQ) || PORT_REQ < 0 || PORT_REQ > 65535) {
   process.exit(2);
 }
 const HOST = process.env.PEER_HOST ?? "127.0.0.1";
+const ORIGIN_HOST = process.env.PEER_ORIGIN_HOST || HOST;
 const LOG_LEVEL = process.env.PEER_LOG_LEVEL ?? "info";
 const USE_ED25519 = process.env.PEER_ED25519 !== "0";
 const RSA_BITS = Number.parseInt(process.env.PEER_RSA_BITS ?? "2048", 10);
@@ -148,7 +152,7 @@ await new Promise((resolve, reject) => {
   server.listen(PORT_REQ, HOST, resolve);
 });
 const PORT = server.address().port;
-const HOSTPORT = HOST.includes(":") ? `[${HOST}]:${PORT}` : `${HOST}:${PORT}`;
+const HOSTPORT = ORIGIN_HOST.includes(":") ? `[${ORIGIN_HOST}]:${PORT}` : `${ORIGIN_HOST}:${PORT}`;
 const ORIGIN = `http://${HOSTPORT}`;
 
 const federation = createFederation({
@@ -274,6 +278,12 @@ federation
         ev.note = `removed follower ${actorId}`;
       }
     }
+  })
+  .on(Flag, async (ctx, flag) => {
+    // A report (Mastodon's shape: object = [reported account, its statuses...], content = the comment).
+    const ev = await record(ctx, flag);
+    ev.objects = flag.objectIds.map((u) => u.href);
+    ev.content = flag.content?.toString() ?? null;
   })
   .on(Activity, async (ctx, activity) => {
     await record(ctx, activity); // catch-all: Create, Announce, Update, Delete, ...
@@ -553,6 +563,20 @@ async function handleControl(req, res, url) {
       sentActivities.set(noteId.href, await note.toJsonLd({ contextLoader: ctx.contextLoader }));
       await deliver(ctx, actor, create, "note", json);
       return sendJson(res, 200, { createId: create.id.href, noteId: noteId.href });
+    }
+    if (req.method === "POST" && path === "/flag") {
+      // {"target": actor whose inbox gets it, "objects": [reported account, posts...], "content": comment?}
+      // As Mastodon reports a remote account: a Flag to that account's server, no `to`.
+      if (!json.target || !Array.isArray(json.objects) || json.objects.length === 0) {
+        return sendJson(res, 400, { error: "need target and objects" });
+      }
+      const { actor } = await resolveActor(ctx, json.target, { signed: !!json.signed });
+      const flag = new Flag({
+        id: newActivityId(), actor: ctx.getActorUri(ACTOR),
+        objects: json.objects.map((o) => new URL(o)), content: json.content ?? "",
+      });
+      await deliver(ctx, actor, flag, "flag", json);
+      return sendJson(res, 200, { flagId: flag.id.href });
     }
     if (req.method === "POST" && path === "/vote") {
       // {"target": the poll's author (actor), "question": url, "choice": "option name"} — Mastodon's vote shape:

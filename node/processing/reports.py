@@ -1,0 +1,105 @@
+"""Reports, for the web, the CLI and the inbound Flag handler: file one, take in another server's, and what
+Partners do with them (close, forward as the Group's Flag, remove a reported post). Each change and what it sends
+commit together."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from node import uris
+from node.activitypub.fetch import FetchError, HttpClient
+from node.activitypub.remote_actors import ActorUnavailable, get_remote_actor
+from node.config import Config
+from node.governance import reports
+from node.governance.errors import Unreachable
+from node.governance.reports import NoSuchReport, ReportError
+from node.processing.common import apply
+from node.store import crews as crews_store
+from node.store import local_actors, remote_objects
+from node.store import posts as posts_store
+from node.store import reports as reports_store
+from node.store.local_actors import LocalActor
+from node.store.reports import Report
+
+__all__ = ["NoSuchReport", "ReportError", "close_report", "file_report", "flag_received", "forward_report",
+           "remove_post", "reported_account"]
+
+
+class CannotReach(ReportError, Unreachable):
+    """The reported account's server cannot be reached to find its inbox."""
+
+
+async def _can_see(db: aiosqlite.Connection, member: LocalActor, post: posts_store.Post) -> bool:
+    if post.visibility != "crew":
+        return True
+    crew = await crews_store.by_id(db, post.crew_id) if post.crew_id is not None else None
+    return crew is not None and member.id in crew.members
+
+
+async def reported_account(db: aiosqlite.Connection, config: Config, reporter: LocalActor,
+                           post_uri: str) -> tuple[str, int | None]:
+    """The author of a post `reporter` can see (ours, or one from elsewhere held here) and their local id if ours;
+    NoSuchReport for anything else, whether it does not exist or is not theirs to see."""
+    if (post_uuid := uris.post_uuid(config, post_uri)) is not None:
+        post = await posts_store.by_uuid(db, post_uuid)
+        if post is not None and post.deleted_at is None and await _can_see(db, reporter, post):
+            author = await local_actors.by_id(db, post.author_id)
+            return uris.actor(config, author.username), author.id
+    elif (held := await remote_objects.get(db, post_uri)) is not None and held.deleted_at is None:
+        return held.author, None
+    raise NoSuchReport("there is no such post here to report")
+
+
+async def file_report(db: aiosqlite.Connection, config: Config, reporter: LocalActor, post_uri: str,
+                      comment: str) -> Report:
+    """A member reports a post they can see: one of ours, or one from elsewhere that this node holds."""
+    account, account_id = await reported_account(db, config, reporter, post_uri)
+    events = await apply(db, config, lambda: reports.file(db, reporter, account=account, account_id=account_id,
+                                                          posts=[post_uri], comment=comment))
+    return events[0].report
+
+
+async def flag_received(db: aiosqlite.Connection, config: Config, *, reporter_uri: str, reporter_host: str,
+                        activity_id: str, account: LocalActor, posts: list[str], comment: str) -> str:
+    """Another server's Flag about our `account` (and its `posts`): the inbox row's outcome."""
+    if await reports_store.by_activity(db, activity_id) is not None:
+        return "ignored: this Flag was reported already"
+    try:
+        events = await apply(db, config, lambda: reports.receive(
+            db, reporter_uri=reporter_uri, reporter_host=reporter_host, activity_id=activity_id,
+            account=uris.actor(config, account.username), account_id=account.id, posts=posts, comment=comment))
+    except ReportError as exc:
+        return f"ignored: {exc}"
+    return f"report {events[0].report.id} for the Partners"
+
+
+async def close_report(db: aiosqlite.Connection, config: Config, partner: LocalActor, report_id: int, state: str,
+                       note: str) -> Report:
+    events = await apply(db, config, lambda: reports.close(db, partner, report_id, state, note))
+    return events[0].report
+
+
+async def forward_report(db: aiosqlite.Connection, config: Config, client: HttpClient, partner: LocalActor,
+                         report_id: int, comment: str) -> Report:
+    """Send a member's report about a remote account to its server as the Group's Flag."""
+    report = await reports.visible(db, partner, report_id)
+    if report.account_id is not None or report.remote:
+        raise ReportError("only a member's report about an account on another server can be forwarded")
+    try:
+        actor = await get_remote_actor(db, client, report.account)
+    except (ActorUnavailable, FetchError):
+        raise CannotReach("the reported account's server cannot be reached now; try again later") from None
+    inbox = actor.shared_inbox or actor.inbox
+    events = await apply(db, config, lambda: reports.forward(db, partner, report_id, comment, inbox))
+    return events[0].report
+
+
+async def remove_post(db: aiosqlite.Connection, config: Config, partner: LocalActor, report_id: int, post_uri: str,
+                      note: str = "") -> None:
+    """A Partner removes a reported post of ours; servers that had it are told it is deleted."""
+    report = await reports.visible(db, partner, report_id)
+    post_uuid = uris.post_uuid(config, post_uri)
+    post = await posts_store.by_uuid(db, post_uuid) if post_uuid and post_uri in report.posts else None
+    if post is None:
+        raise NoSuchReport(f"report {report_id} names no such post of ours")
+    await apply(db, config, lambda: reports.remove_post(db, partner, report_id, post.id, post_uri, note))
