@@ -430,3 +430,28 @@ async def test_reports__from_the_command_line(alpha, browser, capsys):
     assert await run_cli("report", f"{alpha.base}/posts/nope", "--as", "ada", "--data", data) == 1
     assert capsys.readouterr().err == "congregation: there is no such post here to report\n"
     assert await alpha.snapshot() == before
+
+
+async def test_flag__a_wildcard_domains_many_names_share_one_bound(alpha, dns, session, browser):
+    await browser(alpha, "pat", "partner")
+    # Given a post, and accounts on more names under one registrable domain than one server may have open reports
+    post = await publish_post(alpha.db, alpha.config, await _member(alpha, "pat"), "Hello", "public")
+    post_uri = f"{alpha.base}/posts/{post.uuid}"
+    actors = []
+    for n in range(MAX_OPEN_PER_HOST + 2):
+        actor = await NamedActor(name="mod", host=f"n{n}.flood.example").start()
+        dns.add(actor.host, actor.port)
+        actors.append(actor)
+    try:
+        # When each name sends one Flag
+        flags = [_flag(actor, [post_uri]) for actor in actors]
+        for actor, flag in zip(actors, flags, strict=True):
+            assert (await actor.post(session, alpha.base + "/inbox", flag))[0] == 202
+        await alpha.drain_inbox()
+    finally:
+        for actor in actors:
+            await actor.close()
+    # Then the domain holds the bound of one server, however many names it hands out
+    assert await alpha.count("reports", "state = 'open'") == MAX_OPEN_PER_HOST
+    for flag in flags[MAX_OPEN_PER_HOST:]:
+        assert "flood.example has" in await _outcome(alpha, flag["id"])

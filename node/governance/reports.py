@@ -64,16 +64,20 @@ async def file(db: aiosqlite.Connection, reporter: LocalActor, *, account: str, 
     return [ReportFiled(await reports_store.by_id(db, report_id))]
 
 
-async def receive(db: aiosqlite.Connection, *, reporter_uri: str, reporter_host: str, activity_id: str,
-                  account: str, account_id: int, posts: list[str], comment: str) -> list[Event]:
-    """Another server's Flag about our `account`: a report from that server, within the bounds a stranger has."""
-    if await reports_store.count_open_from_host(db, reporter_host) >= MAX_OPEN_PER_HOST:
-        raise ReportConflict(f"{reporter_host} has {MAX_OPEN_PER_HOST} open reports already")
+async def receive(db: aiosqlite.Connection, *, reporter_uri: str, reporter_host: str, reporter_domain: str,
+                  activity_id: str, account: str, account_id: int, posts: list[str], comment: str) -> list[Event]:
+    """Another server's Flag about our `account`: a report from that server, within the bounds a stranger has.
+
+    Bounded per registrable domain (`reporter_domain`), not per host name: a wildcard-DNS domain's thousand names
+    are one owner."""
+    if await reports_store.count_open_from_domain(db, reporter_domain) >= MAX_OPEN_PER_HOST:
+        raise ReportConflict(f"{reporter_domain} has {MAX_OPEN_PER_HOST} open reports already")
     if await reports_store.count_open_remote(db) >= MAX_OPEN_REMOTE:
         raise ReportConflict(f"{MAX_OPEN_REMOTE} reports from other servers are open already")
     report_id = await reports_store.insert(
         db, account=account, account_id=account_id, posts=list(dict.fromkeys(posts))[:MAX_POSTS],
         comment=comment.strip()[:MAX_COMMENT], reporter_uri=reporter_uri, reporter_host=reporter_host,
+        reporter_domain=reporter_domain,
         activity_id=activity_id)
     return [ReportFiled(await reports_store.by_id(db, report_id))]
 

@@ -1,6 +1,7 @@
 -- Reports (issue 12, moderation): a member's report of a post or an account, or a remote server's `Flag` about
 -- ours. A member's report names the member (`reporter_id`); a remote one its actor and host (`reporter_uri`,
--- `reporter_host`: what bounds a stranger's open reports) and the Flag's id (`activity_id`, once only).
+-- `reporter_host`; `reporter_domain`, its registrable domain, bounds a stranger's open reports: wildcard DNS hands out
+-- names, not domains) and the Flag's id (`activity_id`, once only).
 -- `account` is the reported actor's id; `account_id` the local actor when it is ours, so a report about a Partner
 -- is kept from that Partner. `posts` is a JSON list of the reported posts' ids. A Partner resolves or dismisses
 -- it (`state`, `note`); `forwarded_at` says the Group sent it on to the account's server as a `Flag`.
@@ -9,6 +10,7 @@ CREATE TABLE reports (
     reporter_id INTEGER REFERENCES local_actors (id),
     reporter_uri TEXT,
     reporter_host TEXT,
+    reporter_domain TEXT,
     activity_id TEXT UNIQUE,
     account TEXT NOT NULL,
     account_id INTEGER REFERENCES local_actors (id),
@@ -22,4 +24,4 @@ CREATE TABLE reports (
     created_at TEXT NOT NULL
 );
 CREATE INDEX reports_open ON reports (state, id);
-CREATE INDEX reports_host ON reports (reporter_host, state);
+CREATE INDEX reports_domain ON reports (reporter_domain, state);

@@ -60,13 +60,15 @@ async def file_report(db: aiosqlite.Connection, config: Config, reporter: LocalA
 
 
 async def flag_received(db: aiosqlite.Connection, config: Config, *, reporter_uri: str, reporter_host: str,
-                        activity_id: str, account: LocalActor, posts: list[str], comment: str) -> str:
+                        reporter_domain: str, activity_id: str, account: LocalActor, posts: list[str],
+                        comment: str) -> str:
     """Another server's Flag about our `account` (and its `posts`): the inbox row's outcome."""
     if await reports_store.by_activity(db, activity_id) is not None:
         return "ignored: this Flag was reported already"
     try:
         events = await apply(db, config, lambda: reports.receive(
-            db, reporter_uri=reporter_uri, reporter_host=reporter_host, activity_id=activity_id,
+            db, reporter_uri=reporter_uri, reporter_host=reporter_host, reporter_domain=reporter_domain,
+            activity_id=activity_id,
             account=uris.actor(config, account.username), account_id=account.id, posts=posts, comment=comment))
     except ReportError as exc:
         return f"ignored: {exc}"

@@ -48,11 +48,12 @@ def _report(row) -> Report | None:
 
 async def insert(db: aiosqlite.Connection, *, account: str, account_id: int | None, posts: list[str], comment: str,
                  reporter_id: int | None = None, reporter_uri: str | None = None, reporter_host: str | None = None,
-                 activity_id: str | None = None) -> int:
+                 reporter_domain: str | None = None, activity_id: str | None = None) -> int:
     cur = await db.execute(
-        "INSERT INTO reports (reporter_id, reporter_uri, reporter_host, activity_id, account, account_id, posts,"
-        " comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (reporter_id, reporter_uri, reporter_host, activity_id, account, account_id, json.dumps(list(posts)),
+        "INSERT INTO reports (reporter_id, reporter_uri, reporter_host, reporter_domain, activity_id, account,"
+        " account_id, posts, comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (reporter_id, reporter_uri, reporter_host, reporter_domain, activity_id, account, account_id,
+         json.dumps(list(posts)),
          comment, now_iso()))
     return cur.lastrowid
 
@@ -81,9 +82,9 @@ async def count_open_for(db: aiosqlite.Connection, viewer_id: int) -> int:
         return (await cur.fetchone())[0]
 
 
-async def count_open_from_host(db: aiosqlite.Connection, host: str) -> int:
-    async with db.execute("SELECT COUNT(*) FROM reports WHERE reporter_host = ? AND state = 'open'",
-                          (host,)) as cur:
+async def count_open_from_domain(db: aiosqlite.Connection, domain: str) -> int:
+    async with db.execute("SELECT COUNT(*) FROM reports WHERE reporter_domain = ? AND state = 'open'",
+                          (domain,)) as cur:
         return (await cur.fetchone())[0]
 
 
