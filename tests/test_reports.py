@@ -318,6 +318,9 @@ async def test_flag__a_strangers_flag_about_a_members_post_lands_in_the_partners
     assert "Harassment &amp; spam" in queue and STRANGER in text_of(queue)
     assert f"/reports/{report['id']}/forward" not in queue
     assert f'href="/moderation?server={STRANGER}%3A{stranger.port}#block-server"' in queue  # block who sent it
+    # And that link opens the block form with the server filled in
+    _, moderation = await pat.get(f"/moderation?server={STRANGER}%3A{stranger.port}")
+    assert f'id="block-server" name="server" value="{STRANGER}:{stranger.port}"' in moderation
     assert "1 report waits" in text_of((await pat.get("/home"))[1])
     # And nothing went back to the stranger
     assert await alpha.count("deliveries") == 0

@@ -56,8 +56,10 @@ async def _page(request: web.Request, status: int = 200, **values: Any) -> web.R
 @routes.get("/moderation")
 @require_member
 async def moderation_page(request: web.Request) -> web.Response:
-    """Your mutes and blocks; the Congregation's blocked servers and allowlist."""
-    return await _page(request)
+    """Your mutes and blocks; the Congregation's blocked servers and allowlist. `?server=` (the reports queue's
+    "block this server" link) fills in the block form; it is only a form value, escaped like any."""
+    server = request.query.get("server", "")[:moderation.MAX_TARGET]
+    return await _page(request, form={"server": server} if server else {})
 
 
 @routes.post("/moderation/mine")
