@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -65,10 +66,27 @@ def snapshot_file(path: Path) -> dict[str, list[tuple]]:
                 for (table,) in db.execute(TABLES_SQL).fetchall()}
 
 
+# Ports for test servers come from below the kernel's ephemeral range (32768-60999 on Linux): a port the kernel
+# hands out for `bind(0)` can be taken by any outgoing connection before the server binds it (EADDRINUSE, seen
+# under load). Each xdist worker has a slice of its own, walked from a random start, each port checked free.
+_PORT_SLICE = 2500
+_walk: list[int] = []  # [first port of this worker's slice, offset of the next port to try]
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    if not _walk:
+        worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 8
+        _walk.extend([12000 + worker * _PORT_SLICE, random.randrange(_PORT_SLICE)])
+    for _ in range(_PORT_SLICE):
+        port = _walk[0] + _walk[1]
+        _walk[1] = (_walk[1] + 1) % _PORT_SLICE
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in this worker's slice")
 
 
 def multikey(public_key: ed25519.Ed25519PublicKey) -> str:

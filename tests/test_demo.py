@@ -28,7 +28,7 @@ READY = "Press Ctrl-C to stop."
 def free_port_base(count: int = 3) -> int:
     """A port P with P, P+1, … P+count-1 all free on 127.0.0.1 right now."""
     for _ in range(100):
-        base = random.randint(20_000, 60_000)
+        base = random.randint(32_000, 32_760)  # above the workers' slices (fediverse.py), below ephemeral
         with contextlib.ExitStack() as stack:
             try:
                 for port in range(base, base + count):
