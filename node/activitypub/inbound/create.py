@@ -18,6 +18,7 @@ from node.activitypub.inbound.context import (
     is_note,
     may_post_to_group,
 )
+from node.activitypub.inbound.relevance import IRRELEVANT, concerns_us
 from node.db import transaction
 from node.processing import proposals
 from node.store import remote_objects
@@ -25,12 +26,19 @@ from node.store import remote_objects
 
 async def on_create_note(ctx: InboxContext, activity: dict[str, Any], actor: str) -> str:
     """An embedded Note-like object: a vote on one of our proposals, or a post to store (and re-share)."""
+    if not await concerns_us(ctx, activity, actor):
+        return IRRELEVANT
     return await _create_note(ctx, activity, activity["object"], actor)
 
 
 async def on_create(ctx: InboxContext, activity: dict[str, Any], actor: str) -> str:
     """A Create whose object is a bare id (fetched once, then treated as if embedded) or of a type we do not keep."""
     obj = activity.get("object")
+    # Before any fetch: what nobody here asked for, or would keep, costs no request (issue 12, point 6).
+    if not await concerns_us(ctx, activity, actor):
+        return IRRELEVANT
+    if isinstance(obj, str) and not await _may_keep(ctx, activity, actor):
+        return "dropped: only a post of an actor we follow, or to the Group by its follower, is fetched"
     try:
         if isinstance(obj, str):
             obj = await Budget(ctx).fetch(obj)
@@ -39,6 +47,14 @@ async def on_create(ctx: InboxContext, activity: dict[str, Any], actor: str) -> 
     if not is_note(obj):
         return "stored: Create of an object we do not keep"
     return await _create_note(ctx, activity, obj, actor)
+
+
+async def _may_keep(ctx: InboxContext, activity: dict[str, Any], actor: str) -> bool:
+    """Whether `_create_note` could keep what a Create by reference names, judged from the Create alone."""
+    if await followed_by_us(ctx, actor):
+        return True
+    _, group_uri = await group(ctx)
+    return group_uri in addressees(activity) and await may_post_to_group(ctx, actor, group_uri)
 
 
 async def _create_note(ctx: InboxContext, activity: dict[str, Any], obj: dict[str, Any], actor: str) -> str:
