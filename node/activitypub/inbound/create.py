@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from node.activitypub import fanout
+from node.activitypub import fanout, quotas
 from node.activitypub.as2 import questions
 from node.activitypub.as2.notes import addressees, parse_note
 from node.activitypub.as2.parse import BadDocument
@@ -75,8 +75,13 @@ async def _create_note(ctx: InboxContext, activity: dict[str, Any], obj: dict[st
     from_poster = for_group and await may_post_to_group(ctx, actor, group_uri)
     if not from_poster and not await followed_by_us(ctx, actor):
         return "ignored: not from an actor we follow, nor a post to the Group from an approved follower"
+    document = json.dumps(obj)
+    if (refused := await quotas.object_refusal(ctx, actor, document)) is not None:
+        return refused
     async with transaction(ctx.db):
-        new = await remote_objects.insert(ctx.db, note, json.dumps(obj))
+        new = await remote_objects.insert(ctx.db, note, document)
+        if new:
+            await quotas.prune_author(ctx, actor)
         reshare = new and from_poster and note.public
         if reshare:
             await fanout.reshare(ctx.db, ctx.config, our_group, activity, note.uri, actor)
