@@ -159,6 +159,7 @@ class InboxWorker:
 
     async def _step_forever(self) -> None:
         """Start turns while slots are free; else wait for a turn to end, a commit, or a second."""
+        self.wake.clear()  # before the query: a commit after it still wakes the wait below
         free = self.concurrency - len(self._turns)
         if free > 0:
             try:
@@ -169,7 +170,6 @@ class InboxWorker:
                 task.add_done_callback(_log_failure)
             if started:
                 return
-        self.wake.clear()
         woken = asyncio.ensure_future(self.wake.wait())
         try:
             await asyncio.wait([woken, *self._turns], timeout=1.0, return_when=asyncio.FIRST_COMPLETED)

@@ -54,7 +54,8 @@ async def pending(db: aiosqlite.Connection, now: float, limit: int, busy: set[st
     """Due rows in order, skipping the actors in `busy` and any row behind an earlier one of its actor that
     waits for a retry: an actor's activities are acted on in the order they came."""
     async with db.execute(
-        "SELECT id, activity_id, type, actor, recipient, body, attempts FROM inbox AS i"
+        # The pending rows' own index: a scan in id order would read every processed row kept for dedup.
+        "SELECT id, activity_id, type, actor, recipient, body, attempts FROM inbox AS i INDEXED BY inbox_pending"
         " WHERE processed_at IS NULL AND next_attempt_at <= ?1"
         " AND NOT EXISTS (SELECT 1 FROM inbox AS e WHERE e.actor = i.actor AND e.processed_at IS NULL"
         "                 AND e.id < i.id AND e.next_attempt_at > ?1)"
