@@ -24,3 +24,5 @@ UPDATE remote_objects SET size = length(CAST(document AS BLOB)),
     WHERE deleted_at IS NULL;
 CREATE INDEX remote_objects_author_size ON remote_objects (author, received_at, size) WHERE deleted_at IS NULL;
 CREATE INDEX remote_objects_host ON remote_objects (host, author, size) WHERE deleted_at IS NULL;
+-- What doctor and /metrics sum for the bytes stored, in all and in the last hour and day.
+CREATE INDEX remote_objects_received_size ON remote_objects (received_at, size) WHERE deleted_at IS NULL;
