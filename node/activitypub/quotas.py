@@ -66,12 +66,13 @@ def too_large(document: str) -> str | None:
     return None
 
 
-async def object_refusal(ctx: InboxContext, author: str, document: str) -> str | None:
-    """Why a new object of `author` may not be stored, as the row's outcome, or None."""
+async def object_refusal(ctx: InboxContext, author: str, document: str, followed: bool | None = None) -> str | None:
+    """Why a new object of `author` may not be stored, as the row's outcome, or None (`followed`: whether one
+    of ours follows `author`, when the caller knows)."""
     if (refused := too_large(document)) is not None:
         return refused
     size = len(document.encode())
-    if await followed_by_us(ctx, author):
+    if followed if followed is not None else await followed_by_us(ctx, author):
         return None
     host = inbox_store.host_key(author)
     used = await remote_objects.unfollowed_usage(ctx.db, host, ctx.config.base_url + "/")
@@ -81,7 +82,9 @@ async def object_refusal(ctx: InboxContext, author: str, document: str) -> str |
     return None
 
 
-async def prune_author(ctx: InboxContext, author: str) -> list[str]:
+async def prune_author(ctx: InboxContext, author: str, followed: bool | None = None) -> list[str]:
     """Keep `author` within their cap (inside the transaction that stored their new object); the uris pruned."""
-    limit = FOLLOWED_AUTHOR if await followed_by_us(ctx, author) else OTHER_AUTHOR
+    if followed is None:
+        followed = await followed_by_us(ctx, author)
+    limit = FOLLOWED_AUTHOR if followed else OTHER_AUTHOR
     return await remote_objects.prune_author(ctx.db, author, limit.rows, limit.bytes)

@@ -76,6 +76,8 @@ class InboxWorker:
         self._stranger_slots = asyncio.Semaphore(min(stranger_slots, concurrency))
         self._busy: set[str] = set()  # actors with a turn in flight: their next rows wait for it
         self._turns: set[asyncio.Task[int]] = set()
+        self._outcomes: list[tuple[int, str]] = []  # rows done, their outcomes not committed yet
+        self._flushing = asyncio.Lock()
 
     async def run_once(self) -> int:
         """Process the due rows (each actor's in order, actors concurrently); return how many were looked at."""
@@ -121,6 +123,7 @@ class InboxWorker:
                     looked_at += 1
                     if not await self._process(row):
                         break
+            await self._flush()
         finally:
             self._busy.discard(actor)
         return looked_at
@@ -145,10 +148,18 @@ class InboxWorker:
             async with transaction(self.ctx.db):
                 await inbox_store.mark_failed_attempt(self.ctx.db, row.id, f"bug: {exc!r}"[:500], None)
             return True
-        # Committed row by row: a row done is never replayed, whatever its neighbours still wait for.
-        async with transaction(self.ctx.db):
-            await inbox_store.mark_processed(self.ctx.db, [(row.id, outcome)])
+        self._outcomes.append((row.id, outcome))
         return True
+
+    async def _flush(self) -> None:
+        """Commit the outcomes of every row done so far, of every turn, at once (before a turn lets its actor
+        go, so no row is taken twice). A crash before it replays those rows; handlers are idempotent."""
+        async with self._flushing:  # turns ending together share one commit; the later ones find nothing left
+            if not self._outcomes:
+                return
+            done, self._outcomes = self._outcomes, []
+            async with transaction(self.ctx.db):
+                await inbox_store.mark_processed(self.ctx.db, done)
 
     async def run_forever(self) -> None:
         try:

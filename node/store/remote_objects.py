@@ -67,6 +67,9 @@ async def unfollowed_usage(db: aiosqlite.Connection, host: str, local_prefix: st
 async def prune_author(db: aiosqlite.Connection, author: str, max_rows: int, max_bytes: int) -> list[str]:
     """Delete the author's oldest live objects (and the reactions to them) past the newest `max_rows` that fit
     in `max_bytes`; the uris deleted."""
+    used = await author_usage(db, author)
+    if used.rows <= max_rows and used.bytes <= max_bytes:
+        return []
     async with db.execute(
         "SELECT uri FROM (SELECT uri, ROW_NUMBER() OVER newest AS n, SUM(size) OVER newest AS total"
         "  FROM remote_objects WHERE author = ? AND deleted_at IS NULL"

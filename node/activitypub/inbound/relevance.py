@@ -16,10 +16,12 @@ IRRELEVANT = ("dropped: not from an actor anyone here follows, nor addressed to,
               " anyone here")
 
 
-async def concerns_us(ctx: InboxContext, activity: dict[str, Any], actor: str) -> bool:
-    """True when one of our actors follows `actor` (a sibling Group is followed by ours), or the activity or its
-    embedded object is addressed to or mentions one of our actors, or replies to something of ours."""
-    if await followed_by_us(ctx, actor):
+async def concerns_us(ctx: InboxContext, activity: dict[str, Any], actor: str, *,
+                      followed: bool | None = None) -> bool:
+    """True when one of our actors follows `actor` (a sibling Group is followed by ours; `followed` when the
+    caller knows), or the activity or its embedded object is addressed to or mentions one of our actors, or
+    replies to something of ours."""
+    if followed if followed is not None else await followed_by_us(ctx, actor):
         return True
     obj = activity.get("object")
     for document in (activity, obj) if isinstance(obj, dict) else (activity,):
