@@ -234,4 +234,4 @@ async def test_doctor__bad_input(tmp_path):
     assert missing_status == 1, missing_text
     assert missing_lines["config"] == (f"FAIL  config: data directory {missing} does not exist "
                                        "(run `congregation init` first)"), missing_text
-    assert [line.split()[0] for line in missing_lines.values()] == ["FAIL"] + ["skip"] * 5, missing_text
+    assert [line.split()[0] for line in missing_lines.values()] == ["FAIL"] + ["skip"] * 6, missing_text
