@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from node.activitypub.inbox import REFUSAL
 from node.appkeys import CONFIG, DB, METRICS, WORKER_TASKS
 from node.db import StorageUnavailable, now_iso, transaction
+from node.store import growth
 
 
 class Metrics:
@@ -35,6 +36,15 @@ class Metrics:
         # Growth is the rate of this gauge (Prometheus' deriv()): a stranger filling the disk shows here first.
         self.database_bytes = Gauge("congregation_database_bytes",
                                     "Size of the database: its pages plus its write-ahead log", registry=r)
+        # What grows it, read from the rows themselves (so right after a restart too): who is filling the disk.
+        self.rows_added = Gauge("congregation_rows_added", "Rows a table took in the last hour or day",
+                                ["table", "window"], registry=r)
+        self.object_bytes_added = Gauge("congregation_remote_object_bytes_added",
+                                        "Bytes of the remote objects received in the last hour or day, still stored",
+                                        ["window"], registry=r)
+        self.stored_bytes = Gauge("congregation_stored_bytes",
+                                  "Bytes of remote objects stored, and of activities waiting for the worker",
+                                  ["what"], registry=r)
 
     async def refresh(self, db, wal: Path | None = None) -> None:
         """Read the gauges from the database (`wal`: its write-ahead log file, counted in its size)."""
@@ -55,6 +65,13 @@ class Metrics:
             self.inbox_pending.set((await cur.fetchone())[0])
         async with db.execute("SELECT COUNT(*) FROM hosts WHERE unavailable = 1") as cur:
             self.failing_hosts.set((await cur.fetchone())[0])
+        for (table, window), count in (await growth.rows_added(db)).items():
+            self.rows_added.labels(table, window).set(count)
+        for window, size in (await growth.object_bytes_added(db)).items():
+            self.object_bytes_added.labels(window).set(size)
+        objects, pending = await growth.stored_bytes(db)
+        self.stored_bytes.labels("remote_objects").set(objects)
+        self.stored_bytes.labels("inbox_pending").set(pending)
 
 
 @web.middleware

@@ -103,9 +103,9 @@ async def test_actor__unknown_is_404(node, session):
 async def test_collections__paged(make_node, make_remote, session):
     node = await make_node(public_follows="auto", page_size=2)
     remotes = [await make_remote(f"r{i}") for i in range(3)]
-    for remote in remotes:
+    for remote in remotes:  # one at a time: the worker takes different actors side by side, in no set order
         await remote.post(session, node.base + "/inbox", remote.activity("Follow", node.group_id))
-    await node.drain_inbox()
+        await node.drain_inbox()
     status, _, body = await _get(session, node.group_id + "/followers", AS)
     collection = json.loads(body)
     assert collection["type"] == "OrderedCollection" and collection["totalItems"] == 3

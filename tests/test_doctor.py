@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,9 @@ from aiohttp.test_utils import TestServer
 
 from node import config as configuration
 from node.clock import FileOffsetClock, clock_env
+from node.db import transaction
+from node.store import remote_objects
+from node.store.remote_objects import RemoteObject
 from tests.fediverse import InProcessNode, free_port, init_node, run_cli, update_settings
 
 pytestmark = pytest.mark.slow
@@ -54,6 +58,11 @@ async def test_doctor__healthy_node__every_line_ok(tmp_path):
     config = init_node(tmp_path / "a", free_port(), "Alpha")
     assert await run_cli("member", "add", "rosa", "--data", str(config.data_dir)) == 0
     node = await InProcessNode(config).start()
+    # And a remote post of 20 kB stored today
+    note = RemoteObject("https://r.example/notes/1", "Note", "https://r.example/users/x", "x" * 20_000, None, None,
+                        None, None, True, None, None)
+    async with transaction(node.db):
+        await remote_objects.insert(node.db, note, json.dumps({"content": note.content}))
     try:
         # When the operator asks the doctor
         status, lines, text = await doctor("--data", str(config.data_dir))
@@ -61,11 +70,16 @@ async def test_doctor__healthy_node__every_line_ok(tmp_path):
         await node.close()
     # Then every check passes
     assert status == 0, text
-    assert list(lines) == ["config", "database", "keys", "disk", "base URL", "clock"], text
+    assert list(lines) == ["config", "database", "keys", "disk", "growth", "base URL", "clock"], text
     assert all(line.startswith("ok    ") for line in lines.values()), text
     assert lines["config"] == f"ok    config: {config.data_dir / 'congregation.toml'} (base_url {config.base_url})"
     assert "the Group @group and 1 person" in lines["keys"]
     assert re.search(r"the database takes \d+(\.\d+)? [KMG]i?B", lines["disk"]), text
+    # And the growth line says which table took what, and what the stored objects hold
+    assert lines["growth"].startswith("ok    growth: last 1h: inbox +0, remote_objects +1, reactions +0,"
+                                      " deliveries +"), text
+    assert "remote_objects +1, reactions +0, deliveries +0 (20 KiB of objects)" in lines["growth"], text
+    assert "remote objects hold 20 KiB, the inbox's waiting activities 0 bytes" in lines["growth"], text
     assert f"answers as {config.base_url}/actors/group with the Group's key" in lines["base URL"]
 
 
@@ -220,4 +234,4 @@ async def test_doctor__bad_input(tmp_path):
     assert missing_status == 1, missing_text
     assert missing_lines["config"] == (f"FAIL  config: data directory {missing} does not exist "
                                        "(run `congregation init` first)"), missing_text
-    assert [line.split()[0] for line in missing_lines.values()] == ["FAIL"] + ["skip"] * 5, missing_text
+    assert [line.split()[0] for line in missing_lines.values()] == ["FAIL"] + ["skip"] * 6, missing_text

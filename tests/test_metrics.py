@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from node.app import create_app
 from node.appkeys import WORKER_TASKS
 from node.governance import proposals
-from tests.factories import member, open_proposal
+from tests.factories import member, node_follows, open_proposal
 from tests.fediverse import free_port, init_node
 
 
@@ -119,3 +119,33 @@ async def test_metrics__database_size_grows_with_what_is_stored(node, remote, se
         assert (await remote.post(session, node.base + "/inbox", activity))[0] == 202
     # Then the size shown grew by at least what they take
     assert (await scrape(node, session))[size] >= before[size] + 30 * 20_000
+
+
+async def test_metrics__growth_shows_which_table_took_rows_and_bytes(node, remote, session):
+    # Given a node scraped once, and a remote actor one of ours follows
+    before = await scrape(node, session)
+    await node_follows(node, node.group_id, remote.id)
+    # When 10 activities of 20 kB each arrive and wait for the worker, and a 30 kB post of the followed actor
+    for _ in range(10):
+        activity = remote.activity("Flag", [node.group_id], content="x" * 20_000)
+        assert (await remote.post(session, node.base + "/inbox", activity))[0] == 202
+    waiting = await scrape(node, session)
+    note = {"id": remote.origin + "/notes/1", "type": "Note", "attributedTo": remote.id, "content": "y" * 30_000,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"]}
+    assert (await remote.post(session, node.base + "/inbox", remote.activity("Create", note)))[0] == 202
+    await node.drain_inbox()
+    after = await scrape(node, session)
+
+    def grew(scrape_: dict, name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return scrape_[key] - before.get(key, 0)
+
+    # Then the inbox's rows and waiting bytes show, then the stored object's row and bytes
+    for window in ("1h", "24h"):
+        assert grew(waiting, "congregation_rows_added", table="inbox", window=window) == 10
+        assert grew(after, "congregation_rows_added", table="inbox", window=window) == 11
+        assert grew(after, "congregation_rows_added", table="remote_objects", window=window) == 1
+        assert grew(after, "congregation_remote_object_bytes_added", window=window) >= 30_000
+    assert grew(waiting, "congregation_stored_bytes", what="inbox_pending") >= 10 * 20_000
+    assert after[("congregation_stored_bytes", (("what", "inbox_pending"),))] == 0
+    assert grew(after, "congregation_stored_bytes", what="remote_objects") >= 30_000

@@ -16,7 +16,7 @@ import aiosqlite
 from aiohttp import web
 
 from node import uris
-from node.activitypub import blocks
+from node.activitypub import blocks, quotas
 from node.activitypub.as2 import parse
 from node.activitypub.jsonsafe import BadJSON, loads_object
 from node.activitypub.keys import KEY_UNAVAILABLE, KeyUnavailable
@@ -244,6 +244,8 @@ async def post_inbox(request: web.Request) -> web.Response:
         if problem:
             return refuse(400, problem, "origin")
         activity_id = activity["id"]
+    if quota := await quotas.inbox_refusal(request.app[DB], actor, len(body)):  # issue 12, point 8
+        return refuse(429, quota, "quota", **{"Retry-After": str(quotas.RETRY_AFTER_SECONDS)})
     try:
         await request.app[INBOX_WRITER].put(activity_id, activity["type"], actor, recipient, body.decode("utf-8"))
     except StorageUnavailable as exc:

@@ -30,7 +30,7 @@ from node.activitypub.fetch import FetchError
 from node.clock import clock_from_env
 from node.commands.doctor_http import Answer, Target, Unreachable, fetch, json_object, public_key_pem
 from node.config import Config, ConfigError
-from node.store import follows
+from node.store import follows, growth
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "FAIL", "skip"
 MIB = 1 << 20
@@ -194,6 +194,37 @@ def check_disk(found: Findings, args: argparse.Namespace) -> Outcome:
                 f"a {_size(SCRATCH_BYTES)} write and fsync succeeded")
 
 
+def check_growth(found: Findings, args: argparse.Namespace) -> Outcome:
+    """What the database took in the last hour and day, by table, and what stored objects hold: a stranger
+    filling the disk shows here before the disk check fails."""
+    if not found.db_readable:
+        return SKIP, "the database cannot be read (see above)"
+    with contextlib.closing(_read_only(found.data / configuration.DB_FILE)) as conn:
+        periods = []
+        for label, window in growth.WINDOWS:
+            since = growth.cutoff(window)
+            counts = [f"{table} +{conn.execute(growth.added_sql(table, column), (since,)).fetchone()[0]}"
+                      for table, column in growth.TIMED]
+            try:
+                added = conn.execute(growth.OBJECTS_ADDED_SQL, (since,)).fetchone()[1]
+            except sqlite3.OperationalError:  # a schema before 0016: no sizes yet
+                added = None
+            periods.append((label, counts, added))
+        try:
+            stored = conn.execute(growth.STORED_SQL).fetchone()
+        except sqlite3.OperationalError:
+            stored = None
+    text = "; ".join(f"last {label}: {', '.join(counts)}" + (f" ({_size(added)} of objects)" if added else "")
+                     for label, counts, added in periods)
+    if stored is not None:
+        text += f"; remote objects hold {_size(stored[0])}, the inbox's waiting activities {_size(stored[1])}"
+    day = periods[-1][2] or 0
+    free = shutil.disk_usage(found.data).free
+    if day and 7 * day > free:
+        return WARN, f"at the last day's rate the disk is full within a week: {text}"
+    return OK, text
+
+
 def database_bytes(data: Path) -> int:
     """The database file and its write-ahead log, as they take the disk (what /metrics shows as well)."""
     path = data / configuration.DB_FILE
@@ -337,7 +368,7 @@ async def check_clock(found: Findings, args: argparse.Namespace) -> Outcome:
 
 CHECKS: tuple[tuple[str, Callable[[Findings, argparse.Namespace], Outcome | Awaitable[Outcome]]], ...] = (
     ("config", check_config), ("database", check_database), ("keys", check_keys), ("disk", check_disk),
-    ("base URL", check_base_url), ("clock", check_clock),
+    ("growth", check_growth), ("base URL", check_base_url), ("clock", check_clock),
 )
 
 
@@ -376,7 +407,7 @@ def _seconds(text: str) -> int:
 
 def add_parser(sub, data_arg) -> None:
     p = sub.add_parser(
-        "doctor", help="check the node's health: config, database, keys, disk, base URL, clock",
+        "doctor", help="check the node's health: config, database, keys, disk, growth, base URL, clock",
         description="Check this node's health, one line per check (ok, warn, FAIL, skip); exit 1 when any "
                     "check failed. Keys live in the database (table local_actors), not in key files: the keys "
                     "check loads each actor's private key from its row and matches it with its public key. "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import aiosqlite
@@ -23,24 +24,70 @@ class InboxRow:
 # A processed row keeps its activity id (dedup), type, actor and outcome (the record) but not its body: bodies
 # kept for ever let a stranger fill the disk (53 MiB from 60 Flags, issue 12). Nothing reads a processed body.
 
+
+
+def host_sql(url: str) -> str:
+    """SQL for `host_key` of the URL expression `url` (migration 0016 spells the same out)."""
+    rest = f"replace(replace(substr({url}, instr({url}, '://') + 3), '?', '/'), '#', '/')"
+    return f"lower(CASE WHEN instr({rest}, '/') > 0 THEN substr({rest}, 1, instr({rest}, '/') - 1) ELSE {rest} END)"
+
+
+def host_key(uri: str) -> str:
+    """The host (with its port, lower-cased) a per-server quota counts `uri` under: what follows `://` up to the
+    first `/`, `?` or `#`, so no spelling of a query or fragment makes another server of the same one."""
+    rest = uri.partition("://")[2]
+    for stop in "/?#":
+        rest = rest.partition(stop)[0]
+    return rest.lower()
+
+
+# Parameters: (activity_id, type, actor, recipient, body, received_at); `size` is the body's bytes, `host` the
+# actor's (the per-server quota counts by it).
 INSERT_SQL = (
-    "INSERT OR IGNORE INTO inbox (activity_id, type, actor, recipient, body, received_at)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO inbox (activity_id, type, actor, recipient, body, size, host, received_at)"
+    f" VALUES (?1, ?2, ?3, ?4, ?5, length(CAST(?5 AS BLOB)), {host_sql('?3')}, ?6)"
 )
 
 
-async def pending(db: aiosqlite.Connection, now: float, limit: int) -> list[InboxRow]:
+async def pending(db: aiosqlite.Connection, now: float, limit: int, busy: set[str] | frozenset[str] = frozenset(),
+                  ) -> list[InboxRow]:
+    """Due rows in order, skipping the actors in `busy` and any row behind an earlier one of its actor that
+    waits for a retry: an actor's activities are acted on in the order they came."""
     async with db.execute(
-        "SELECT id, activity_id, type, actor, recipient, body, attempts FROM inbox"
-        " WHERE processed_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?", (now, limit)
+        # The pending rows' own index: a scan in id order would read every processed row kept for dedup.
+        "SELECT id, activity_id, type, actor, recipient, body, attempts FROM inbox AS i INDEXED BY inbox_pending"
+        " WHERE processed_at IS NULL AND next_attempt_at <= ?1"
+        " AND NOT EXISTS (SELECT 1 FROM inbox AS e WHERE e.actor = i.actor AND e.processed_at IS NULL"
+        "                 AND e.id < i.id AND e.next_attempt_at > ?1)"
+        " AND actor NOT IN (SELECT value FROM json_each(?2))"
+        " ORDER BY id LIMIT ?3", (now, json.dumps(sorted(busy)), limit)
     ) as cur:
         return [InboxRow(*row) for row in await cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class Usage:
+    rows: int
+    bytes: int
+
+
+async def pending_usage(db: aiosqlite.Connection, actor: str, host: str) -> tuple[Usage, Usage]:
+    """Rows not processed yet, and their bytes: of `actor`, and of every actor on `host` (lower-case, port too)."""
+    async with db.execute(
+        "SELECT a.n, a.b, s.n, s.b FROM"
+        " (SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM inbox WHERE processed_at IS NULL AND actor = ?) a,"
+        " (SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM inbox WHERE processed_at IS NULL AND host = ?) s",
+        (actor, host)
+    ) as cur:
+        row = await cur.fetchone()
+    return Usage(row[0], row[1]), Usage(row[2], row[3])
 
 
 async def mark_processed(db: aiosqlite.Connection, outcomes: list[tuple[int, str]]) -> None:
     """Mark rows processed, each with its outcome; the body goes (see PRUNED)."""
     now = now_iso()
-    await db.executemany("UPDATE inbox SET processed_at = ?, outcome = ?, attempts = attempts + 1, body = ''"
+    await db.executemany("UPDATE inbox SET processed_at = ?, outcome = ?, attempts = attempts + 1, body = '',"
+                         " size = 0"
                          " WHERE id = ?",
                          [(now, outcome, row_id) for row_id, outcome in outcomes])
 
@@ -50,8 +97,9 @@ async def mark_failed_attempt(db: aiosqlite.Connection, row_id: int, outcome: st
     await db.execute(
         "UPDATE inbox SET attempts = attempts + 1, outcome = ?, next_attempt_at = COALESCE(?, next_attempt_at),"
         " processed_at = CASE WHEN ? IS NULL THEN ? ELSE NULL END,"
-        " body = CASE WHEN ? IS NULL THEN '' ELSE body END WHERE id = ?",
-        (outcome, retry_at, retry_at, now_iso(), retry_at, row_id),
+        " body = CASE WHEN ? IS NULL THEN '' ELSE body END, size = CASE WHEN ? IS NULL THEN 0 ELSE size END"
+        " WHERE id = ?",
+        (outcome, retry_at, retry_at, now_iso(), retry_at, retry_at, row_id),
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from node.db import now_iso
+from node.store.inbox import host_key
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,58 @@ class RemoteObject:
 _COLUMNS = "uri, type, author, content, name, summary, in_reply_to, audience, public, published, updated, deleted_at"
 
 
+@dataclass(frozen=True)
+class Usage:
+    rows: int
+    bytes: int
+
+
 async def insert(db: aiosqlite.Connection, obj: RemoteObject, document: str) -> bool:
     """Store a new object; False when it was already known (or tombstoned)."""
     cur = await db.execute(
         "INSERT OR IGNORE INTO remote_objects (uri, type, author, content, name, summary, in_reply_to, audience,"
-        " public, published, updated, received_at, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " public, published, updated, received_at, document, size, host)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (obj.uri, obj.type, obj.author, obj.content, obj.name, obj.summary, obj.in_reply_to, obj.audience,
-         int(obj.public), obj.published, obj.updated, now_iso(), document))
+         int(obj.public), obj.published, obj.updated, now_iso(), document, len(document.encode()),
+         host_key(obj.author)))
     return cur.rowcount == 1
+
+
+async def author_usage(db: aiosqlite.Connection, author: str) -> Usage:
+    """The live objects of `author`, and their bytes."""
+    async with db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM remote_objects"
+                          " WHERE author = ? AND deleted_at IS NULL", (author,)) as cur:
+        return Usage(*await cur.fetchone())
+
+
+async def unfollowed_usage(db: aiosqlite.Connection, host: str, local_prefix: str) -> Usage:
+    """The live objects on `host` whose authors no actor under `local_prefix` follows, and their bytes."""
+    async with db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM remote_objects WHERE host = ? AND deleted_at IS NULL"
+        " AND author NOT IN (SELECT followee FROM follows WHERE state = 'accepted' AND follower >= ?"
+        " AND follower < ?)", (host, local_prefix, local_prefix[:-1] + chr(ord(local_prefix[-1]) + 1))
+    ) as cur:
+        return Usage(*await cur.fetchone())
+
+
+async def prune_author(db: aiosqlite.Connection, author: str, max_rows: int, max_bytes: int) -> list[str]:
+    """Delete the author's oldest live objects (and the reactions to them) past the newest `max_rows` that fit
+    in `max_bytes`; the uris deleted."""
+    used = await author_usage(db, author)
+    if used.rows <= max_rows and used.bytes <= max_bytes:
+        return []
+    async with db.execute(
+        "SELECT uri FROM (SELECT uri, ROW_NUMBER() OVER newest AS n, SUM(size) OVER newest AS total"
+        "  FROM remote_objects WHERE author = ? AND deleted_at IS NULL"
+        "  WINDOW newest AS (ORDER BY received_at DESC, rowid DESC))"
+        " WHERE n > ? OR total > ?", (author, max_rows, max_bytes)
+    ) as cur:
+        gone = [row[0] for row in await cur.fetchall()]
+    for uri in gone:
+        await db.execute("DELETE FROM reactions WHERE object_uri = ?", (uri,))
+        await db.execute("DELETE FROM remote_objects WHERE uri = ?", (uri,))
+    return gone
 
 
 async def get(db: aiosqlite.Connection, uri: str) -> RemoteObject | None:
@@ -53,14 +98,15 @@ async def document(db: aiosqlite.Connection, uri: str) -> str:
 
 async def update(db: aiosqlite.Connection, obj: RemoteObject, document: str) -> None:
     await db.execute(
-        "UPDATE remote_objects SET content = ?, name = ?, summary = ?, public = ?, updated = ?, document = ?"
-        " WHERE uri = ? AND deleted_at IS NULL",
-        (obj.content, obj.name, obj.summary, int(obj.public), obj.updated or now_iso(), document, obj.uri))
+        "UPDATE remote_objects SET content = ?, name = ?, summary = ?, public = ?, updated = ?, document = ?,"
+        " size = ? WHERE uri = ? AND deleted_at IS NULL",
+        (obj.content, obj.name, obj.summary, int(obj.public), obj.updated or now_iso(), document,
+         len(document.encode()), obj.uri))
 
 
 async def tombstone(db: aiosqlite.Connection, uri: str) -> None:
     await db.execute("UPDATE remote_objects SET deleted_at = ?, content = '', name = NULL, summary = NULL,"
-                     " document = '{}' WHERE uri = ?", (now_iso(), uri))
+                     " document = '{}', size = 0 WHERE uri = ?", (now_iso(), uri))
     await db.execute("DELETE FROM reactions WHERE object_uri = ?", (uri,))
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+from node.activitypub import quotas
 from node.activitypub.as2.notes import parse_note
 from node.activitypub.as2.parse import BadDocument, is_http_url, origin, ref, types_of
 from node.activitypub.fetch import FetchError
@@ -61,8 +62,12 @@ async def _announce_object(ctx: InboxContext, activity: dict[str, Any], obj: Any
             note = parse_note(document)
         except BadDocument as exc:
             return f"ignored: {exc}"
+        text = json.dumps(document)
+        if (refused := await quotas.object_refusal(ctx, note.author, text)) is not None:
+            return refused
         async with transaction(ctx.db):
-            await remote_objects.insert(ctx.db, note, json.dumps(document))
+            if await remote_objects.insert(ctx.db, note, text):
+                await quotas.prune_author(ctx, note.author)
         await _learn_author(ctx, note.author)
     if not target or not await known(ctx, target):
         return "ignored: Announce of an object we cannot read"

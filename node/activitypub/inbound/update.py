@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from node.activitypub import fanout
+from node.activitypub import fanout, quotas
 from node.activitypub.as2.notes import parse_note
 from node.activitypub.as2.parse import BadDocument, own_keys_of, parse_actor, ref
 from node.activitypub.inbound.context import InboxContext, is_note, reshared_by_group
@@ -58,11 +58,14 @@ async def on_update_note(ctx: InboxContext, activity: dict[str, Any], actor: str
     # A poll's counts change without its `updated` changing (Mastodon's Update(Question)).
     if held.type != "Question" and (held.content, held.name, held.updated) == (note.content, note.name, note.updated):
         return "unchanged"
+    document = json.dumps(obj)
+    if (refused := quotas.too_large(document)) is not None:
+        return refused
     group, reshared = await reshared_by_group(ctx, held)
     # Passed on only while it stays public: an edit that narrows its audience is not the Group's to announce.
     reshare = reshared and note.public
     async with transaction(ctx.db):
-        await remote_objects.update(ctx.db, note, json.dumps(obj))
+        await remote_objects.update(ctx.db, note, document)
         if reshare:
             await fanout.reshare(ctx.db, ctx.config, group, activity, None, actor)
     return "updated"
