@@ -17,10 +17,11 @@ import pytest
 from aiohttp import web
 
 from node.activitypub import signatures
-from node.activitypub.ratelimit import Allowance, address_block, registrable_domain
+from node.activitypub.ratelimit import Allowance
 from node.activitypub.remote_actors import fetch_remote_actor
 from node.appkeys import HTTP
 from node.db import transaction
+from node.domains import address_block, registrable_domain
 from node.store import follows
 from tests.fediverse import AS_JSON, InProcessNode, free_port, init_node, listening, pooled_key
 from tests.resolver import LoopbackDNS

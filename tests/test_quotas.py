@@ -157,7 +157,17 @@ async def test_objects__accounts_nobody_follows_share_a_quota_per_server(world, 
     create = await world.send(poster, poster.activity("Create", note, to=[PUBLIC, world.node.group_id]))
     await world.node.drain_inbox()
     # Then it is refused with the reason, and nothing else changed (nothing stored, nothing re-shared)
-    assert (await outcome(world.node, create)).startswith(f"refused: {poster.host}:{poster.port} has 2 objects")
+    assert (await outcome(world.node, create)).startswith("refused: test.example has 2 objects")
+    assert all_but_inbox(await world.node.snapshot()) == all_but_inbox(before)
+    # And an account on another name of the same registrable domain (wildcard DNS) is the same server
+    other = await world.actor("other", followed=False)
+    assert other.host != poster.host
+    await become_group_follower(world, other)
+    before = await world.node.snapshot()
+    note = other.note("0", "<p>from a fresh name</p>", to=(world.node.group_id,))
+    create = await world.send(other, other.activity("Create", note, to=[PUBLIC, world.node.group_id]))
+    await world.node.drain_inbox()
+    assert (await outcome(world.node, create)).startswith("refused: test.example has 2 objects")
     assert all_but_inbox(await world.node.snapshot()) == all_but_inbox(before)
     # And once a member follows that account, its posts are its own to keep
     async with transaction(world.node.db):

@@ -455,6 +455,7 @@ async def test_flag__a_wildcard_domains_many_names_share_one_bound(alpha, dns, s
         for actor in actors:
             await actor.close()
     # Then the domain holds the bound of one server, however many names it hands out
+    # (the worker takes different actors side by side: which two are refused is not fixed, that two are is)
     assert await alpha.count("reports", "state = 'open'") == MAX_OPEN_PER_HOST
-    for flag in flags[MAX_OPEN_PER_HOST:]:
-        assert "flood.example has" in await _outcome(alpha, flag["id"])
+    outcomes = [await _outcome(alpha, flag["id"]) for flag in flags]
+    assert sum("flood.example has 10 open reports already" in o for o in outcomes) == 2, outcomes

@@ -68,7 +68,7 @@ class InboxWriter:
     async def put(self, activity_id: str, type_: str, actor: str, recipient: str | None, body: str) -> None:
         """Return once the row is committed; raise StorageUnavailable if it could not be."""
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put(((activity_id, type_, actor, recipient, body), future))
+        await self._queue.put(((activity_id, type_, actor, recipient, body, inbox_store.host_key(actor)), future))
         await future
 
     async def _run(self) -> None:

@@ -17,9 +17,10 @@ from node.activitypub.as2.parse import BadDocument, host_of, keys_of, origin, ow
 from node.activitypub.clients import KNOWN_KEY_FETCHES, STRANGER_FETCHES, STRANGER_TOTAL_TIMEOUT
 from node.activitypub.fetch import FetchError, HttpClient, connect_host, strip_fragment
 from node.activitypub.peers import Peers
-from node.activitypub.ratelimit import Allowance, HostRateLimiter, Slots, registrable_domain
+from node.activitypub.ratelimit import Allowance, HostRateLimiter, Slots
 from node.activitypub.signatures import PublicKey, load_public_key
 from node.db import transaction
+from node.domains import registrable_domain
 from node.store import local_actors, remote
 from node.store.remote import RemoteActor
 

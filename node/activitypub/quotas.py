@@ -2,9 +2,9 @@
 
 Each limit sits far above what a real peer needs and far below what fills a disk:
 
-* Activities waiting for the worker: 500 rows or 16 MiB per actor, 2,000 rows or 64 MiB per server (its host,
-  port included). Past either the inbox answers 429 with Retry-After; nothing is lost, the sender tries again
-  once the worker has caught up.
+* Activities waiting for the worker: 500 rows or 16 MiB per actor, 2,000 rows or 64 MiB per server (its
+  registrable domain, node/domains.py: a wildcard domain's many names are one server). Past either the inbox
+  answers 429 with Retry-After; nothing is lost, the sender tries again once the worker has caught up.
 * Stored objects (`remote_objects`): one document over 256 KiB is refused. An author keeps at most 2,000 objects
   or 16 MiB when one of ours follows them, 200 or 4 MiB otherwise (posts to the Group by its followers, Notes a
   followed actor boosted); a new one past that prunes the author's oldest. Pruned per author rather than under

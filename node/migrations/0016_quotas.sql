@@ -1,8 +1,8 @@
--- Issue 12 (points 6 and 8). `size` (bytes of the body or document) and `host` (the actor's or author's, lower-case,
--- with its port) are kept beside each row, so a quota sums an index rather
+-- Issue 12 (points 6 and 8). `size` (bytes of the body or document) and `host` (the actor's or author's server:
+-- its registrable domain, store/inbox.py host_key) are kept beside each row, so a quota sums an index rather
 -- than every document: a pending inbox row's for the per-actor and per-server inbox quotas, a stored object's for
--- the per-author and per-server caps. `host` is what follows `://` up to the first `/`, `?` or `#`
--- (store/inbox.py host_key). The worker takes each actor's pending rows in order by (actor, id).
+-- the per-author and per-server caps. Rows already here get their host name (lower-case, port included): SQL has
+-- no Public Suffix List, and they only make a quota count a little lower until they are processed. The worker takes each actor's pending rows in order by (actor, id).
 ALTER TABLE inbox ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE inbox ADD COLUMN host TEXT NOT NULL DEFAULT '';
 UPDATE inbox SET size = length(CAST(body AS BLOB)),

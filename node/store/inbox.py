@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from node.db import now_iso
+from node.domains import server_of
 
 
 @dataclass(frozen=True)
@@ -26,26 +27,17 @@ class InboxRow:
 
 
 
-def host_sql(url: str) -> str:
-    """SQL for `host_key` of the URL expression `url` (migration 0016 spells the same out)."""
-    rest = f"replace(replace(substr({url}, instr({url}, '://') + 3), '?', '/'), '#', '/')"
-    return f"lower(CASE WHEN instr({rest}, '/') > 0 THEN substr({rest}, 1, instr({rest}, '/') - 1) ELSE {rest} END)"
-
-
 def host_key(uri: str) -> str:
-    """The host (with its port, lower-cased) a per-server quota counts `uri` under: what follows `://` up to the
-    first `/`, `?` or `#`, so no spelling of a query or fragment makes another server of the same one."""
-    rest = uri.partition("://")[2]
-    for stop in "/?#":
-        rest = rest.partition(stop)[0]
-    return rest.lower()
+    """The server a per-server quota counts `uri` under: its registrable domain (node/domains.py), so neither a
+    spelling of the host nor a wildcard domain's thousand names makes another server of the same one."""
+    return server_of(uri)
 
 
-# Parameters: (activity_id, type, actor, recipient, body, received_at); `size` is the body's bytes, `host` the
-# actor's (the per-server quota counts by it).
+# Parameters: (activity_id, type, actor, recipient, body, host, received_at); `size` is the body's bytes, `host`
+# the actor's server, `host_key(actor)` (the per-server quota counts by it).
 INSERT_SQL = (
     "INSERT OR IGNORE INTO inbox (activity_id, type, actor, recipient, body, size, host, received_at)"
-    f" VALUES (?1, ?2, ?3, ?4, ?5, length(CAST(?5 AS BLOB)), {host_sql('?3')}, ?6)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, length(CAST(?5 AS BLOB)), ?6, ?7)"
 )
 
 

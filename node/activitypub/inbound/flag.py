@@ -14,7 +14,7 @@ from typing import Any
 from node import uris
 from node.activitypub.as2.parse import host_of, ref
 from node.activitypub.inbound.context import InboxContext
-from node.activitypub.ratelimit import bare_host, registrable_domain
+from node.domains import server_of
 from node.governance.reports import MAX_COMMENT, MAX_POSTS
 from node.processing import reports as reports_processing
 from node.store import local_actors
@@ -52,5 +52,5 @@ async def on_flag(ctx: InboxContext, activity: dict[str, Any], actor: str) -> st
     reported = [uri for uri, post in posts if post.author_id == account.id][:MAX_POSTS]
     return await reports_processing.flag_received(
         ctx.db, ctx.config, reporter_uri=actor, reporter_host=host_of(actor),
-        reporter_domain=registrable_domain(bare_host(host_of(actor))), activity_id=activity["id"],
+        reporter_domain=server_of(actor), activity_id=activity["id"],
         account=account, posts=reported, comment=_text(activity.get("content")))
