@@ -184,6 +184,35 @@ async def test_server_block__nothing_is_delivered_nothing_accepted_and_unblockin
     assert "unblocked the server evil.test.example the operator they cleaned up" in text_of(page)
 
 
+async def test_server_block__its_posts_stay_out_when_a_followed_account_boosts_them(world):
+    alpha, evil, session = world.alpha, world.evil, world.session
+    pat = await world.visitor("pat", "partner")
+    # Given the Group follows an account on another server, and the Congregation blocks evil's server
+    friend = await NamedActor(name="fern", host="friend.test.example").start()
+    world.dns.add(friend.host, friend.port)
+    try:
+        await node_follows(alpha, alpha.group_id, friend.id)
+        assert (await pat.post("/moderation/servers", {"server": EVIL, "reason": "spam"}, page="/moderation"))[0] == 200
+        evil_note = _note(evil, "spam boosted")["object"]
+        evil.documents[evil_note["id"]] = (200, evil_note)
+        before = await alpha.snapshot()
+        # When that account boosts one of evil's posts, by id and embedded, and embeds a Create of one
+        boosts = [friend.activity("Announce", evil_note["id"]), friend.activity("Announce", evil_note),
+                  friend.activity("Announce", _note(evil, "spam in a create"))]
+        for boost in boosts:
+            assert (await friend.post(session, alpha.base + "/inbox", boost))[0] == 202
+        await alpha.drain_inbox()
+        # Then nothing was asked of evil's server and nothing of it was stored, each row saying why
+        assert evil.fetched == []
+        after = await alpha.snapshot()
+        assert {t for t in after if after[t] != before[t]} <= {"inbox", "remote_actors", "remote_keys"}
+        async with alpha.db.execute("SELECT outcome FROM inbox WHERE type = 'Announce'") as cur:
+            outcomes = [r[0] for r in await cur.fetchall()]
+        assert len(outcomes) == 3 and all("blocks" in o for o in outcomes), outcomes
+    finally:
+        await friend.close()
+
+
 async def test_server_block__a_friend_cannot_block_for_the_congregation(world):
     fern = await world.visitor("fern")
     before = await world.alpha.snapshot()

@@ -88,6 +88,14 @@ async def inbox_refusal(db: aiosqlite.Connection, config: Config, key_id: str, b
     return judge(server_of(actor)) if actor else None
 
 
+async def fetch_refusal(db: aiosqlite.Connection, config: Config, url: str) -> str | None:
+    """Why nothing is fetched from `url` while handling an activity (an object a followed actor boosts, a parent
+    post, an author): its server is blocked, or not listed in allowlist mode. A blocked server's posts stay out
+    of the node whoever shares them."""
+    policy, judge = await _judge(db, config)
+    return None if policy.open_to_all else judge(server_of(url))
+
+
 async def deliverable(db: aiosqlite.Connection, config: Config | None, inboxes: list[str]) -> list[str]:
     """The inboxes a new activity may be delivered to: none on a blocked server, or, in allowlist mode, on a server
     that is neither a sibling's nor listed."""

@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from node.activitypub import quotas
+from node.activitypub import blocks, quotas
 from node.activitypub.as2.notes import parse_note
 from node.activitypub.as2.parse import BadDocument, is_http_url, origin, ref, types_of
 from node.activitypub.fetch import FetchError
@@ -63,6 +63,8 @@ async def _announce_object(ctx: InboxContext, activity: dict[str, Any], obj: Any
         except BadDocument as exc:
             return f"ignored: {exc}"
         text = json.dumps(document)
+        if (refused := await blocks.fetch_refusal(ctx.db, ctx.config, note.author)) is not None:
+            return f"ignored: {note.author}: {refused}"  # embedded by a followed actor, written on a blocked server
         if (refused := await quotas.object_refusal(ctx, note.author, text)) is not None:
             return refused
         async with transaction(ctx.db):

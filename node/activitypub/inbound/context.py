@@ -9,6 +9,7 @@ from typing import Any
 import aiosqlite
 
 from node import uris
+from node.activitypub import blocks
 from node.activitypub.as2.documents import actor_id, local_username
 from node.activitypub.as2.notes import NOTE_TYPES
 from node.activitypub.as2.parse import ref, types_of
@@ -73,6 +74,8 @@ class Budget:
     async def fetch(self, url: str) -> dict[str, Any]:
         if self.remaining <= 0:
             raise Dropped("the fetch budget for this activity is spent")
+        if (refused := await blocks.fetch_refusal(self.ctx.db, self.ctx.config, url)) is not None:
+            raise Dropped(f"{url}: {refused}")
         self.remaining -= 1
         try:
             return await self.ctx.client.get_json(url)
