@@ -572,3 +572,20 @@ async def test_found__expect_100_continue_still_gets_its_interim_answer(world):
                        "actor": world.peer.id, "object": world.targets[2]}).encode()
     headers = [*signed(world, body, "cavage"), ("Expect", "100-Continue")]
     assert await exchange(world, serialise("/inbox", headers, body)) == 202
+
+
+async def test_found__a_bad_signature_naming_our_own_key_fetches_and_stores_nothing(world):
+    # Given a stranger's request naming the Group's own key, with a signature that does not verify: the node used
+    # to "refetch" its own actor over HTTP and cache its own key as a remote one
+    body = json.dumps({"id": f"{world.peer.origin}/activities/found-{world.next_n()}", "type": "Follow",
+                       "actor": world.node.group_id, "object": world.node.group_id}).encode()
+    headers = signatures.sign("POST", world.inbox, world.node.group_id + "#main-key", world.peer.key, body, AS_JSON)
+    assert await exchange(world, serialise("/inbox", list(headers.items()), body)) == 401
+
+
+async def test_found__a_covered_header_that_is_not_utf8_is_a_400_not_a_500(world):
+    # Given a validly signed request with a second Date line of bytes that are not UTF-8: the signing string
+    # joins both, and encoding it failed
+    body = _framed(world, b"1")
+    headers = [*signed(world, body, "cavage"), ("Date", b"\xc6K\xfd")]
+    assert await exchange(world, serialise("/inbox", headers, body)) == 400
