@@ -18,7 +18,7 @@ from node.activitypub import actor_updates, actors, decisions, discovery, object
 from node.activitypub.clients import Pools
 from node.activitypub.delivery import DeliveryWorker
 from node.activitypub.inbound.context import InboxContext
-from node.activitypub.inbox import InboxWriter, post_inbox
+from node.activitypub.inbox import InboxWriter, expect_handler, post_inbox
 from node.activitypub.keys import KeyResolver
 from node.activitypub.peers import Peers
 from node.activitypub.ratelimit import Allowance
@@ -179,8 +179,8 @@ def create_app(config: Config | LiveConfig, *, run_workers: bool = True, clock: 
     app.add_routes(actors.routes)
     app.add_routes(objects.routes)
     app.add_routes(decisions.routes)
-    app.router.add_post("/inbox", post_inbox)
-    app.router.add_post("/actors/{username}/inbox", post_inbox)
+    app.router.add_post("/inbox", post_inbox, expect_handler=expect_handler)
+    app.router.add_post("/actors/{username}/inbox", post_inbox, expect_handler=expect_handler)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app

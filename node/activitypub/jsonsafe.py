@@ -1,8 +1,10 @@
-"""Strict JSON for untrusted bodies: UTF-8, one object, no NaN, no duplicate keys, bounded depth."""
+"""Strict JSON for untrusted bodies: UTF-8, one object, no NaN or overflowing numbers, no duplicate keys, bounded
+depth."""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 
@@ -25,7 +27,16 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-_DECODER = json.JSONDecoder(parse_constant=_no_constants, object_pairs_hook=_unique_pairs)
+def _finite_float(text: str) -> float:
+    # 1e999 is valid JSON that overflows to inf: it would be stored, and written back out, as Infinity.
+    value = float(text)
+    if math.isinf(value):
+        raise BadJSON("JSON number is out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constants, object_pairs_hook=_unique_pairs,
+                            parse_float=_finite_float)
 
 
 def _depth(value: Any, limit: int, check_strings: bool) -> None:
@@ -68,6 +79,8 @@ def loads_object(body: bytes, max_depth: int = 64) -> dict[str, Any]:
         raise BadJSON(f"JSON is nested deeper than {max_depth} levels") from None
     except json.JSONDecodeError as exc:
         raise BadJSON(f"body is not JSON ({exc.msg} at {exc.pos})") from None
+    except ValueError:  # an integer past Python's int_max_str_digits (4300 digits): was a 500
+        raise BadJSON("JSON number has too many digits") from None
     if not isinstance(value, dict):
         raise BadJSON("body must be a JSON object")
     check_strings = "\\u" in text

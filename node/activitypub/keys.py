@@ -240,6 +240,8 @@ class KeyResolver:
 
         Per key, not per host: one account's bad signatures must not use up the refetch another account on the
         same server needs after rotating its key."""
+        if self.local_actors_prefix and key_id.startswith(self.local_actors_prefix):
+            return None  # ours, read from our database: a bad signature with it fetched and cached our own actor
         now = time.monotonic()
         if now - self._last_refetch.get(key_id, -1e9) < self.refetch_seconds:
             return None

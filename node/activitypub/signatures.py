@@ -213,7 +213,10 @@ def signing_string(method: str, path_qs: str, headers: Mapping[str, str], covere
             if not values:
                 raise SignatureError(f"the signature covers {name} but the request has no such header")
             lines.append(f"{name}: {', '.join(v.strip() for v in values)}")
-    return "\n".join(lines).encode()
+    try:
+        return "\n".join(lines).encode()
+    except UnicodeEncodeError:  # a covered header's bytes are not UTF-8 (aiohttp hands them over escaped): was a 500
+        raise SignatureError("a covered header is not UTF-8", 400) from None
 
 
 def _header_values(headers: Mapping[str, str], name: str) -> list[str]:
