@@ -568,6 +568,13 @@ async def test_found__an_expect_header_that_is_not_utf8_is_a_417_not_a_500(world
     assert await exchange(world, serialise("/inbox", headers, body)) == 417
 
 
+@pytest.mark.parametrize("path", ["/login", "/home", "/actors/group", "/no/such/page", "/healthz"])
+async def test_found__an_expect_header_that_is_not_utf8_is_no_500_on_any_route(world, path):
+    raw = serialise(path, [("Host", "x"), ("Content-Type", "application/x-www-form-urlencoded"), ("Expect", b"\x80")],
+                    b"a=1")
+    assert await send_raw(world, raw) in (404, 405, 417)
+
+
 async def test_found__expect_100_continue_still_gets_its_interim_answer(world):
     body = json.dumps({"id": f"{world.peer.origin}/activities/found-{world.next_n()}", "type": "Like",
                        "actor": world.peer.id, "object": world.targets[2]}).encode()
