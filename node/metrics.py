@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from node.activitypub.inbox import REFUSAL
-from node.appkeys import CONFIG, DB, METRICS, WORKER_TASKS
+from node.appkeys import CONFIG, DB, KEYS, METRICS, WORKER_TASKS
 from node.db import StorageUnavailable, now_iso, transaction
 from node.store import growth
 
@@ -42,6 +42,10 @@ class Metrics:
         self.object_bytes_added = Gauge("congregation_remote_object_bytes_added",
                                         "Bytes of the remote objects received in the last hour or day, still stored",
                                         ["window"], registry=r)
+        # The key-fetch pools (issue 12, point 5): a strangers' pool that stays full is an attack in progress, or a
+        # slot that leaked; the known peers' pool should stay near empty.
+        self.key_fetches = Gauge("congregation_key_fetches", "Key fetches in flight, and the pool's size",
+                                 ["pool", "what"], registry=r)
         self.stored_bytes = Gauge("congregation_stored_bytes",
                                   "Bytes of remote objects stored, and of activities waiting for the worker",
                                   ["what"], registry=r)
@@ -94,7 +98,12 @@ async def count_inbox(request: web.Request, handler) -> web.StreamResponse:
 
 async def metrics(request: web.Request) -> web.Response:
     path = request.app[CONFIG].db_path
-    await request.app[METRICS].refresh(request.app[DB], path.with_name(path.name + "-wal"))
+    gauges = request.app[METRICS]
+    await gauges.refresh(request.app[DB], path.with_name(path.name + "-wal"))
+    if (keys := request.app.get(KEYS)) is not None:
+        for pool, slots in (("strangers", keys.stranger_slots), ("known", keys.known_slots)):
+            gauges.key_fetches.labels(pool, "in_flight").set(slots.used)
+            gauges.key_fetches.labels(pool, "size").set(slots.size)
     return web.Response(body=generate_latest(request.app[METRICS].registry),
                         headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -79,6 +79,11 @@ async def test_a_full_strangers_pool__a_known_peer_and_a_delivery_go_through(wor
         refused = [task.result() for task in flood if task.done()]
         assert refused == [(503, "5")] * (len(SILENT) - STRANGER_FETCHES)
         assert len(silent.seen) == STRANGER_FETCHES and keys.stranger_slots.used == STRANGER_FETCHES
+        # And the operator sees the pool full in /metrics
+        async with sessions[0].get(alpha.base + "/metrics") as response:
+            scraped = await response.text()
+        assert f'congregation_key_fetches{{pool="strangers",what="in_flight"}} {STRANGER_FETCHES}.0' in scraped
+        assert 'congregation_key_fetches{pool="known",what="in_flight"} 0.0' in scraped
         # And a signed GET (of the decision log, which reads the signer) naming another silent key is told the
         # same, not queued
         log_url = alpha.group_id + "/decisions"
