@@ -9,7 +9,13 @@ import pytest
 from argon2 import PasswordHasher
 
 from node.appkeys import HASHER
-from node.web.auth import LOGIN_FAILURES_PER_HANDLE, LOGIN_WINDOW, VERIFYING_PER_ADDRESS, VERIFYING_PER_HANDLE
+from node.web.auth import (
+    LOGIN_FAILURES_PER_HANDLE,
+    LOGIN_WINDOW,
+    VERIFYING_IN_ALL,
+    VERIFYING_PER_ADDRESS,
+    VERIFYING_PER_HANDLE,
+)
 from tests.fediverse import InProcessNode, free_port, init_node
 from tests.webclient import PASSWORD, Visitor, make_member, text_of
 
@@ -150,6 +156,35 @@ async def test_throttle__one_handle_is_checked_twice_at_once_from_any_addresses(
     finally:
         hasher.gate.set()
         await attacker.close()
+
+
+async def test_throttle__a_crowd_of_addresses_hashes_at_most_so_many_at_once_and_locks_nobody_out(gated):
+    # Given a member, and a crowd of clients (each its own address, each a different handle) whose guesses are
+    # being checked, as many as the node hashes at once
+    node, hasher = gated
+    await make_member(node, "ada")
+    crowd = Visitor(node)
+    try:
+        token = await crowd.csrf()
+        held = [asyncio.create_task(guess(crowd, token, f"nobody{i}", "wrong guess", client=f"198.51.100.{i + 10}"))
+                for i in range(VERIFYING_IN_ALL)]
+        await hasher.checking(VERIFYING_IN_ALL)
+        before = await node.snapshot()
+        # When one more arrives, from a fresh address, for a fresh handle, and Ada herself tries to sign in
+        extra = await guess(crowd, token, "nobody99", "wrong guess", client="203.0.113.99")
+        ada = await guess(crowd, token, "ada", PASSWORD, client="192.0.2.50")
+        # Then both are refused at once, unhashed, with a time to come back, and nothing is counted against them
+        assert [(s, int(r) > 0) for s, r, _ in (extra, ada)] == [(429, True)] * 2
+        assert "Too many sign-ins at once" in ada[2]
+        assert len(hasher.checked) == VERIFYING_IN_ALL
+        assert await node.snapshot() == before
+        # And once the crowd's checks are done, Ada signs in
+        hasher.gate.set()
+        assert [s for s, _, _ in await asyncio.gather(*held)] == [401] * VERIFYING_IN_ALL
+        assert (await guess(crowd, token, "ada", PASSWORD, client="192.0.2.50"))[0] == 303
+    finally:
+        hasher.gate.set()
+        await crowd.close()
 
 
 async def test_throttle__a_restart_hands_no_fresh_allowance(make_node):

@@ -32,6 +32,10 @@ LOGIN_WINDOW = 15 * 60
 # Password checks at once per handle and per client address; one more is refused (429) with this Retry-After.
 VERIFYING_PER_HANDLE = 2
 VERIFYING_PER_ADDRESS = 2
+# Password hashes running at once for everyone together: many addresses (a botnet, or an IPv4 pool) each within
+# their own two must not take every core. Past it a sign-in is refused at once, unhashed and NOT counted against
+# its handle: the crowd that filled it must not lock a member out.
+VERIFYING_IN_ALL = 4  # under the default executor's threads (cores + 4), where the hashes run
 BUSY_RETRY_AFTER = 5
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -232,6 +236,9 @@ class Refused:
     busy: bool = False
 
 
+ALL = "*"  # the in-flight count of every sign-in together (VERIFYING_IN_ALL)
+
+
 class LoginThrottle:
     """Sign-ins per handle and per client address: counted in the database over a window of the node's clock,
     and bounded in flight in memory.
@@ -240,7 +247,8 @@ class LoginThrottle:
     one transaction with the check, so a burst sent at once is held to the limit too; a success takes its count
     back. The counts are rows (login_attempts), so a restart hands nobody a fresh allowance. At most
     VERIFYING_PER_HANDLE and VERIFYING_PER_ADDRESS hashes run at once: one more is refused at once, and counted,
-    rather than queued behind them. IPv6 clients count by /64: one host holds a whole /64.
+    rather than queued behind them, and VERIFYING_IN_ALL for everyone together. IPv6 clients count by /64: one
+    host holds a whole /64.
     """
 
     def __init__(self) -> None:
@@ -264,10 +272,12 @@ class LoginThrottle:
                         waits.append(int((oldest or now) + LOGIN_WINDOW - now) + 1)
                 if waits:
                     return Refused(max(waits))
+                if self._verifying.get(ALL, 0) >= VERIFYING_IN_ALL:
+                    return Refused(BUSY_RETRY_AFTER, busy=True)
                 rows = await throttle_store.record(db, [key for key, _, _ in keys], now)
                 if any(self._verifying.get(key, 0) >= most for key, _, most in keys):
                     return Refused(BUSY_RETRY_AFTER, busy=True)
-                for key, _, _ in keys:  # claimed under the transaction's lock: no other admit() runs meanwhile
+                for key in [*(key for key, _, _ in keys), ALL]:  # claimed under the transaction's lock
                     self._verifying[key] = self._verifying.get(key, 0) + 1
                     claimed.append(key)
         except BaseException:
@@ -277,7 +287,7 @@ class LoginThrottle:
 
     def finished(self, attempt: Attempt) -> None:
         """Its password has been checked: another may be."""
-        self._release([f"h:{attempt.handle}", f"a:{attempt.block}"])
+        self._release([f"h:{attempt.handle}", f"a:{attempt.block}", ALL])
 
     async def succeeded(self, db: Database, attempt: Attempt) -> None:
         """It signed in: it is not held against its address, and the handle starts over."""
