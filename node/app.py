@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from node import db as database
 from node import logs, uris
 from node import web as web_ui
-from node.activitypub import actor_updates, actors, decisions, discovery, objects
+from node.activitypub import actor_updates, actors, assembly, decisions, discovery, objects
 from node.activitypub.clients import Pools
 from node.activitypub.delivery import DeliveryWorker
 from node.activitypub.inbound.context import InboxContext
@@ -184,6 +184,7 @@ def create_app(config: Config | LiveConfig, *, run_workers: bool = True, clock: 
     app.add_routes(actors.routes)
     app.add_routes(objects.routes)
     app.add_routes(decisions.routes)
+    app.add_routes(assembly.routes)
     app.router.add_post("/inbox", post_inbox)
     app.router.add_post("/actors/{username}/inbox", post_inbox)
     app.router.add_get("/healthz", healthz)

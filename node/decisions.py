@@ -15,6 +15,7 @@ from node.clock import Clock, clock_from_env
 from node.config import Config
 from node.governance import proposals
 from node.governance.events import Event
+from node.processing import assembly
 from node.processing import proposals as processing_proposals
 
 log = logging.getLogger(__name__)
@@ -29,12 +30,18 @@ class DecisionClock:
         self.db, self.config, self.client = db, config, client
         self.clock = clock or clock_from_env()
         self.wake = asyncio.Event()
+        self.started = False
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
 
     async def run_once(self) -> list[Event]:
-        return await processing_proposals.close_due(self.db, self.config, self.client, now=self.now())
+        """Close what is due and carry it out; then the Assembly's step (our stances, catch-up, final results),
+        which on the first run after a start also pulls what siblings hold that we missed while down."""
+        events = await processing_proposals.close_due(self.db, self.config, self.client, now=self.now())
+        starting, self.started = not self.started, True
+        events += await assembly.run_once(self.db, self.config, self.client, starting=starting)
+        return events
 
     async def run_forever(self) -> None:
         while True:

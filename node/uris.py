@@ -58,6 +58,16 @@ def votes_prefix(config: Config) -> str:
     return config.base_url + VOTES
 
 
+def assembly_proposal(config: Config, token: str) -> str:
+    """An Assembly proposal this Congregation tabled (its signed Question)."""
+    return f"{config.base_url}/assembly/{token}"
+
+
+def assembly_stance(config: Config, token: str) -> str:
+    """One of this Congregation's signed stances in the Assembly."""
+    return f"{config.base_url}/assembly/stances/{token}"
+
+
 def page(config: Config, path: str) -> str:
     """A page of the members' UI (a sign-in, invitation or reset link)."""
     return config.base_url + path

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import aiosqlite
 
-from node.activitypub import actor_updates, fanout, outbox, questions, reports
+from node.activitypub import actor_updates, assembly, fanout, outbox, questions, reports
 from node.config import Config
 from node.governance import events as ev
 
@@ -28,6 +28,8 @@ REGISTRY: dict[type[ev.Event], Sender] = {
     ev.FollowUndone: outbox.follow_undone,  # Undo(Follow)
     ev.PollVoted: outbox.poll_voted,  # Create(Note{name, inReplyTo}) per choice, as Mastodon votes
     ev.ReportForwarded: reports.report_forwarded,  # Flag from the Group to the reported account's server
+    ev.AssemblyTabled: assembly.tabled,  # Create(Question) with its FEP-8b32 proof, to the Group's followers
+    ev.AssemblyRelay: assembly.relay,  # Add{signed objects} to each sibling but the one they came from
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from node.store.assembly import AssemblyProposal
 from node.store.follows import Follow
 from node.store.local_actors import LocalActor
 from node.store.posts import Post
@@ -142,3 +143,19 @@ class ReportForwarded(Event):
     group: LocalActor  # who sends the Flag: the Group, as Mastodon sends it from its instance actor
     comment: str       # what the Partner chose to pass on (never who reported)
     inbox: str         # the reported account's server: its shared inbox, else the account's inbox
+
+
+# The Assembly: a proposal this Congregation tabled goes out as a Create(Question) to the Group's followers; what
+# the node holds that its siblings may lack (the proposal, stances, a withdrawal) is relayed as one signed page.
+@dataclass(frozen=True)
+class AssemblyTabled(Event):
+    proposal: AssemblyProposal
+
+
+@dataclass(frozen=True)
+class AssemblyRelay(Event):
+    proposal: AssemblyProposal
+    stance_ids: tuple[int, ...] = ()
+    with_proposal: bool = False
+    with_withdrawal: bool = False
+    source: str | None = None  # the sibling Group it came from: not sent back there

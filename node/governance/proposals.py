@@ -2,7 +2,8 @@
 
 Lifecycle as data: open → passed | failed | no_quorum, open → withdrawn, passed → enacted. The node closes
 proposals itself when their time comes — also the ones whose time came while it was down — and a proposal
-that acts (promote, remove_member, approve_sibling, change_setting, block_server, federation_mode) is enacted
+that acts (promote, remove_member, approve_sibling, change_setting, block_server, federation_mode,
+table_assembly) is enacted
 once, by an enactor the caller supplies.
 """
 
@@ -19,7 +20,7 @@ import aiosqlite
 from node import uris
 from node.config import Config, ConfigError, with_decided
 from node.db import transaction
-from node.governance import decision_log, tally
+from node.governance import assembly, decision_log, tally
 from node.governance.errors import GovernanceError, Invalid
 from node.governance.events import (
     Event,
@@ -39,7 +40,8 @@ from node.store.proposals import Proposal
 
 TRANSITIONS = {"open": {"passed", "failed", "no_quorum", "withdrawn"}, "passed": {"enacted"}}
 SCOPES = ("congregation", "crew", "partners", "public")
-ACTIONS = ("promote", "remove_member", "approve_sibling", "change_setting", "block_server", "federation_mode")
+ACTIONS = ("promote", "remove_member", "approve_sibling", "change_setting", "block_server", "federation_mode",
+           "table_assembly")
 # A proposal's server (block_server) as processing normalised it: IDNA/lowercase, no port.
 _HOST_RE = re.compile(r"[a-z0-9.\-_:]{1,253}")
 MAX_TITLE, MAX_DETAILS, MAX_OPTION, MAX_OPTIONS, MAX_REASON, MAX_OUTCOME = 200, 10_000, 100, 20, 2_000, 5_000
@@ -186,6 +188,8 @@ async def _check_action(db: aiosqlite.Connection, config: Config, author: LocalA
         if args.get("mode") not in ("allowlist", "open"):
             raise ProposalError("the federation mode is allowlist (siblings and listed servers only) or open")
         return {"mode": args["mode"]}
+    if action == "table_assembly":
+        return _check_tabling(args)
     if action in ("promote", "remove_member"):
         member = await local_actors.by_username(db, str(args.get("member", "")).lstrip("@").lower())
         if member is None or member.tier is None:
@@ -195,6 +199,43 @@ async def _check_action(db: aiosqlite.Connection, config: Config, author: LocalA
     elif not str(args.get("actor", "")).startswith(("https://", "http://")):
         raise ProposalError("approving a sibling needs the URL of its Group")
     return args
+
+
+def _check_tabling(args: dict) -> dict:
+    """What tabling a proposal to the Assembly needs, checked now so that the Congregation consents to something
+    that can be tabled: the Assembly proposal's own title, kind, options, closing time and rules."""
+    title, details = " ".join(str(args.get("title") or "").split()), str(args.get("details") or "").strip()
+    if not title or len(title) > MAX_TITLE or len(details) > MAX_DETAILS:
+        raise ProposalError(f"an Assembly proposal needs a title of at most {MAX_TITLE} characters"
+                            f" (details at most {MAX_DETAILS})")
+    try:
+        closes = datetime.fromisoformat(str(args.get("closes_at", "")).replace("Z", "+00:00"))
+    except ValueError:
+        raise ProposalError("an Assembly proposal needs its closing time") from None
+    if closes.tzinfo is None:
+        raise ProposalError("the Assembly's closing time needs a time zone")
+    kind = str(args.get("kind") or "consent")
+    options = tuple(_clean_options(kind, [str(o) for o in args.get("options") or []])) if kind == "poll" \
+        else assembly.CONSENT
+    try:
+        rules = assembly.Rules(kind, int(closes.timestamp()), options, str(args.get("weighting") or "voice"),
+                               int(args.get("quorum_percent") or 0), int(args.get("finality_seconds", 3600)))
+    except (TypeError, ValueError, Invalid) as exc:
+        raise ProposalError(str(exc)) from None
+    return {"title": title, "details": details, "kind": rules.kind, "options": list(rules.options),
+            "closes_at": iso(closes), "weighting": rules.weighting, "quorum_percent": rules.quorum_percent,
+            "finality_seconds": rules.finality_seconds}
+
+
+async def open_for_assembly(db: aiosqlite.Connection, group: LocalActor, *, title: str, details: str, kind: str,
+                            options: tuple[str, ...], closes_at: datetime) -> Proposal:
+    """The local proposal through which this Congregation decides its stance on an Assembly proposal: opened by
+    the node for its Group, members-only, closing before the Assembly does (call inside a transaction)."""
+    proposal_id = await store.insert(
+        db, uuid=str(uuid.uuid4()), kind=kind, scope="congregation", crew_id=None, author_id=group.id,
+        title=title[:MAX_TITLE], details=details[:MAX_DETAILS], options=options, multiple=False,
+        closes_at=iso(closes_at), quorum_percent=0, hide_results=False, action=None, action_args=None)
+    return await store.by_id(db, proposal_id)
 
 
 def _check_setting(config: Config, author: LocalActor, scope: str, args: dict) -> dict:

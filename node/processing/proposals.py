@@ -21,7 +21,7 @@ from node.governance import membership, proposals
 from node.governance.errors import GovernanceError
 from node.governance.events import Event
 from node.governance.proposals import ProposalError
-from node.processing import moderation, siblings
+from node.processing import assembly, moderation, siblings
 from node.processing import settings as settings_processing
 from node.processing.common import apply
 from node.processing.membership import ended
@@ -149,6 +149,7 @@ ENACTORS: dict[str, tuple[Prepare, Apply]] = {
     "change_setting": (_nothing, _change_setting),
     "block_server": (_nothing, moderation.enact_block),
     "federation_mode": (_nothing, moderation.enact_mode),
+    "table_assembly": (assembly.prepare_tabling, assembly.enact_tabling),
 }
 
 

@@ -53,7 +53,29 @@ RECORD_TERMS: dict[str, Any] = {
     "proof": {"@id": "congregation:proof", "@type": "@json"},
 }
 
+# The Assembly (FEDERATION.md, "The Assembly"): attestations, proposals, stances and withdrawals carry FEP-8b32
+# proofs; the frozen rules, the roster and a stance's counts are JSON literals, signed byte for byte (RFC 8785).
+DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v2"
+ASSEMBLY_TERMS: dict[str, Any] = {
+    "congregation": NAMESPACE,
+    "toot": "http://joinmastodon.org/ns#",
+    "votersCount": "toot:votersCount",
+    "SiblingsAttestation": "congregation:SiblingsAttestation",
+    "AssemblyStance": "congregation:AssemblyStance",
+    "AssemblyWithdrawal": "congregation:AssemblyWithdrawal",
+    "assemblyRules": {"@id": "congregation:assemblyRules", "@type": "@json"},
+    "roster": {"@id": "congregation:roster", "@type": "@json"},
+    "siblings": {"@id": "congregation:siblings", "@type": "@json"},
+    "selfKey": "congregation:selfKey",
+    "choice": "congregation:choice",
+    "members": "congregation:members",
+    "counts": {"@id": "congregation:counts", "@type": "@json"},
+    "reasons": "congregation:reasons",
+    "logEntry": {"@id": "congregation:logEntry", "@type": "@json"},
+}
+
 ACTOR_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, ACTOR_TERMS]
+ASSEMBLY_CONTEXT: list[Any] = [AS_CONTEXT, DATA_INTEGRITY_CONTEXT, ASSEMBLY_TERMS]
 QUESTION_CONTEXT: list[Any] = [AS_CONTEXT, QUESTION_TERMS]
 RECORD_CONTEXT: list[Any] = [AS_CONTEXT, RECORD_TERMS]
 
@@ -61,4 +83,4 @@ RECORD_CONTEXT: list[Any] = [AS_CONTEXT, RECORD_TERMS]
 def context_document() -> dict[str, Any]:
     """Every extension term this node serves, as one context document (what GET /ns answers); it names the `as:`
     prefix itself, so it reads the same with or without ActivityStreams before it."""
-    return {"@context": {"as": AS_CONTEXT + "#", **ACTOR_TERMS, **QUESTION_TERMS, **RECORD_TERMS}}
+    return {"@context": {"as": AS_CONTEXT + "#", **ACTOR_TERMS, **QUESTION_TERMS, **RECORD_TERMS, **ASSEMBLY_TERMS}}

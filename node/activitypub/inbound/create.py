@@ -7,8 +7,10 @@ from typing import Any
 
 from node.activitypub import fanout, quotas
 from node.activitypub.as2 import questions
+from node.activitypub.as2.assembly import is_assembly_proposal
 from node.activitypub.as2.notes import addressees, parse_note
 from node.activitypub.as2.parse import BadDocument
+from node.activitypub.inbound import add
 from node.activitypub.inbound.context import (
     Budget,
     Dropped,
@@ -26,6 +28,8 @@ from node.store import remote_objects
 
 async def on_create_note(ctx: InboxContext, activity: dict[str, Any], actor: str) -> str:
     """An embedded Note-like object: a vote on one of our proposals, or a post to store (and re-share)."""
+    if is_assembly_proposal(activity.get("object")):
+        return await add.on_create_proposal(ctx, activity, actor)
     followed = await followed_by_us(ctx, actor)
     if not await concerns_us(ctx, activity, actor, followed=followed):
         return IRRELEVANT

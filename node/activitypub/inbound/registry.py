@@ -13,7 +13,19 @@ from typing import Any
 
 from node.activitypub.as2.notes import NOTE_TYPES
 from node.activitypub.as2.parse import ACTOR_TYPES, types_of
-from node.activitypub.inbound import accept, announce, create, delete, flag, follow, like, reject, undo, update
+from node.activitypub.inbound import (
+    accept,
+    add,
+    announce,
+    create,
+    delete,
+    flag,
+    follow,
+    like,
+    reject,
+    undo,
+    update,
+)
 from node.activitypub.inbound.context import Handler, InboxContext
 
 ANY = None  # the object type of a fallback: a bare id, or a type with no handler of its own
@@ -38,6 +50,7 @@ PAIRS: dict[tuple[str, str | None], Handler] = {
     ("Announce", ANY): announce.on_announce,
     ("Like", ANY): like.on_like,
     ("Flag", ANY): flag.on_flag,
+    ("Add", ANY): add.on_add,  # a sibling relays signed Assembly objects
 }
 
 

@@ -1,0 +1,180 @@
+"""The Assembly over real HTTP between in-process nodes on loopback: tabling is a decision, the proposal travels
+along the sibling graph, each Congregation decides for itself, and every node computes the same final tally."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import UTC, datetime, timedelta
+
+from node import uris
+from node.activitypub import outbox
+from node.activitypub.as2 import assembly as wire
+from node.db import transaction
+from node.governance import decision_log, records
+from node.processing import proposals
+from node.store import assembly as store
+from node.store import local_actors, remote
+from tests.factories import become_siblings, deliver_all, exchange, member
+
+
+async def line(make_node, n: int):
+    nodes = [await make_node(name) for name in ("anna", "bert", "cora", "dora", "emil")[:n]]
+    for left, right in itertools.pairwise(nodes):
+        await become_siblings(left, right)
+    return nodes
+
+
+def advance(nodes, seconds: float) -> None:
+    for node in nodes:
+        node.advance(seconds)
+
+
+async def settle(nodes) -> None:
+    """Deliver and process until nothing moves, along the whole line."""
+    for _ in range(len(nodes) + 2):
+        await exchange(*nodes)
+
+
+async def table(node, title="Share a van between our Congregations", days=3, **args):
+    """A Partner opens the tabling decision; the members consent; the clock passes its closing; it is enacted."""
+    partner = await member(node, "pia", "partner")
+    now = datetime.fromtimestamp(node.clock.now(), UTC)
+    closes = now + timedelta(days=days)
+    events = await proposals.open_proposal(
+        node.db, node.config, partner, kind="consent", title=f"Table: {title}", closes_at=now + timedelta(hours=1),
+        action="table_assembly",
+        action_args={"title": title, "details": "One van, a shared calendar.", "kind": "consent",
+                     "closes_at": closes.isoformat(), "quorum_percent": 50, "finality_seconds": 3600, **args})
+    tabling = events[0].proposal
+    await proposals.take_stance(node.db, node.config, tabling, partner, ["agree"])
+    return tabling
+
+
+async def test_assembly__a_proposal_tabled_at_one_end_of_a_line_is_decided_by_all_and_tallied_alike(make_node):
+    a, b, c = nodes = await line(make_node, 3)
+    tabling = await table(a)
+    advance(nodes, 3601)
+    await a.close_proposals()
+    held_a = (await store.listed(a.db))[0]
+    assert [entry[0] for entry in held_a.roster] == sorted(n.group_id for n in nodes)
+    await settle(nodes)
+    # it reached C through B, and every Congregation opened its own members-only decision on it
+    for node in nodes:
+        [held] = await store.listed(node.db)
+        assert held.uri == held_a.uri and held.local_proposal_id is not None
+    # each decides: A and B agree, C blocks with a reason
+    for node, choice in ((a, "agree"), (b, "agree"), (c, "block")):
+        voter = await member(node, "vic", "friend")
+        [held] = await store.listed(node.db)
+        local = await proposals.proposals.get(node.db, held.local_proposal_id)
+        await proposals.take_stance(node.db, node.config, local, voter, [choice],
+                                    reason="Our road is too narrow" if choice == "block" else "")
+    advance(nodes, 3 * 86400 - 3600 - 600)  # past every local decision, before the Assembly closes
+    for node in nodes:
+        await node.close_proposals()
+    await settle(nodes)
+    for node in nodes:
+        [held] = await store.listed(node.db)
+        assert await store.stance_count(node.db, held.id) == 3
+    advance(nodes, 600 + 3600 + 1)  # past the closing and the finality window
+    results = set()
+    for node in nodes:
+        await node.close_proposals()
+        [held] = await store.listed(node.db)
+        assert held.result is not None and held.result["phase"] == "final"
+        results.add(json.dumps(held.result, sort_keys=True))
+        [row] = [r for r in held.result["rows"] if r["group"] == c.group_id]
+        assert (row["status"], row["choice"], row["reasons"]) == ("counted", "block", "Our road is too narrow")
+    assert len(results) == 1
+    final = json.loads(results.pop())
+    assert (final["outcome"], final["voices"], final["counts"]["block"]) == ("failed", 3, 1)
+    assert tabling.action == "table_assembly"
+
+
+# --- what must not count (acceptance 2): each arrives over real HTTP, relayed by a sibling Group (signed Add) ----
+
+
+async def tabled_line(make_node):
+    a, b, c = nodes = await line(make_node, 3)
+    await table(a)
+    advance(nodes, 3601)
+    await a.close_proposals()
+    await settle(nodes)
+    [held] = await store.listed(b.db)
+    return nodes, held
+
+
+async def stance_by(node, held, choice="agree", *, key_pem=None, created=None, members=12, reasons=""):
+    """A stance signed as `node`'s Group would sign it (or with `key_pem`), dated `created` (default: now)."""
+    document = wire.stance_document(uris.assembly_stance(node.config, f"s-{choice}-{members}"), node.group_id,
+                                    held.uri, choice, members, {}, reasons, None)
+    when = int(node.clock.now()) if created is None else created
+    return records.sign_object(document, key_pem or await decision_log.ensure_key(node.db),
+                               uris.record_key(node.config, "group"), wire.stamp(when))
+
+
+async def relay(sender, receiver, objects) -> str:
+    """`sender`'s Group relays `objects` to `receiver` as the wire does; the outcome of the inbox row."""
+    async with transaction(sender.db):
+        group = await local_actors.group(sender.db)
+        activity = wire.relay_activity(uris.new_activity(sender.config), sender.group_id, objects)
+        target = await remote.actor(sender.db, receiver.group_id)
+        await outbox.publish(sender.db, group, activity, [target.inbox], False, config=sender.config)
+    await deliver_all(sender)
+    await receiver.drain_inbox()
+    rows = await receiver.db.execute_fetchall("SELECT outcome FROM inbox WHERE activity_id = ?", (activity["id"],))
+    return rows[0][0]
+
+
+async def stances_at(node, held):
+    return [(r.group, r.choice, r.digest) for r in await store.stances(node.db, held.id)]
+
+
+async def test_assembly__forged_altered_late_and_outside_stances_change_no_tally(make_node):
+    (a, b, c), held = await tabled_line(make_node)
+    outsider = await make_node("dora")
+    await become_siblings(c, outsider)  # a sibling of C now, but not on the frozen roster
+    before = await stances_at(b, held)
+    real = await stance_by(c, held, "agree")
+    forged_key = await stance_by(c, held, "block", key_pem=records.new_private_key(), reasons="forged")
+    altered = {**real, "choice": "block"}
+    after_close = await stance_by(c, held, "block", created=held.closes_at + 1, reasons="too late")
+    not_on_roster = await stance_by(outsider, held, "block", reasons="who are we")
+    for forged in (forged_key, altered, after_close, not_on_roster):
+        outcome = await relay(c, b, [forged])
+        assert outcome.startswith("0 new of 1"), outcome
+    assert await stances_at(b, held) == before
+    result = await assembly_result(b, held)
+    assert [r.status for r in result.rows] == ["missing"] * 3
+
+    # A forged copy that arrives first does not stand in for the real one: the real one is kept when it comes.
+    forged_copy = await stance_by(c, held, "agree", key_pem=records.new_private_key())
+    assert forged_copy["id"] == real["id"] and forged_copy != real
+    assert (await relay(c, b, [forged_copy])).startswith("0 new of 1")
+    assert (await relay(c, b, [real])).startswith("1 new of 1")
+    assert await stances_at(b, held) == [(c.group_id, "agree", records.digest(real))]
+    # and it travels on to A, relayed by B (not sent back to C)
+    await settle([a, b, c])
+    assert await stances_at(a, held) == [(c.group_id, "agree", records.digest(real))]
+
+
+async def assembly_result(node, held):
+    from node.processing import assembly
+    return await assembly.current_result(node.db, await store.by_id(node.db, held.id))
+
+
+async def test_assembly__two_different_stances_by_one_congregation_count_as_missing_and_are_kept_as_proof(make_node):
+    (a, b, c), held = await tabled_line(make_node)
+    first = await stance_by(c, held, "agree")
+    second = await stance_by(c, held, "block", reasons="changed our mind, twice")
+    assert (await relay(c, b, [first])).startswith("1 new")
+    assert (await relay(c, b, [second])).startswith("1 new")
+    await settle([a, b, c])
+    for node in (a, b):
+        result = await assembly_result(node, await store.by_uri(node.db, held.uri))
+        [row] = [r for r in result.rows if r.group == c.group_id]
+        assert row.status == "equivocated"
+        assert result.equivocations == ((c.group_id, *sorted([records.digest(first), records.digest(second)])),)
+        kept = {r.digest: r.document for r in await store.stances(node.db, (await store.by_uri(node.db, held.uri)).id)}
+        assert kept[records.digest(first)] == first and kept[records.digest(second)] == second
