@@ -18,6 +18,7 @@ from node import db as database
 from node.activitypub import signatures
 from node.activitypub.as2.documents import actor_id
 from node.clock import ClockError, clock_from_env
+from node.commands import assembly as assembly_command
 from node.commands import backup as backup_command
 from node.commands import demo as demo_command
 from node.commands import doctor as doctor_command
@@ -299,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor_command.add_parser(sub, data_arg)
     export_command.add_parser(sub, data_arg)
     reports_command.add_parser(sub, data_arg)
+    assembly_command.add_parser(sub, data_arg)
     return parser
 
 

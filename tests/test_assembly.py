@@ -16,6 +16,7 @@ from node.processing import proposals
 from node.store import assembly as store
 from node.store import local_actors, remote
 from tests.factories import become_siblings, deliver_all, exchange, member
+from tests.fediverse import run_cli
 
 
 async def line(make_node, n: int):
@@ -178,3 +179,41 @@ async def test_assembly__two_different_stances_by_one_congregation_count_as_miss
         assert result.equivocations == ((c.group_id, *sorted([records.digest(first), records.digest(second)])),)
         kept = {r.digest: r.document for r in await store.stances(node.db, (await store.by_uri(node.db, held.uri)).id)}
         assert kept[records.digest(first)] == first and kept[records.digest(second)] == second
+
+
+# --- the command line: tabling is a decision, and the tabling Congregation may withdraw ------------------------
+
+
+async def test_assembly__tabled_and_withdrawn_from_the_command_line(make_node, capsys):
+    a, b = nodes = await line(make_node, 2)
+    await member(a, "pia", "partner")
+    data_a, data_b = str(a.config.data_dir), str(b.config.data_dir)
+    # bad input: one line, non-zero, nothing opened
+    assert await run_cli("propose", "--as", "pia", "--scope", "assembly", "--title", "Soup", "--kind", "poll",
+                         "--option", "only one", "--closes", "3d", "--data", data_a) == 1
+    assert "a poll needs 2 to 20 options" in capsys.readouterr().err
+    assert await a.count("proposals") == 0
+    assert await run_cli("propose", "--as", "pia", "--scope", "assembly", "--title", "Shared van",
+                         "--details", "One van for both.", "--closes", "3d", "--quorum", "50",
+                         "--data", data_a) == 0
+    assert "asks the Congregation to table this to the Assembly" in capsys.readouterr().out
+    [tabling] = await a.db.execute_fetchall("SELECT uuid FROM proposals")
+    assert await run_cli("vote", uris.proposal(a.config, tabling[0]), "agree", "--as", "pia", "--data", data_a) == 0
+    advance(nodes, 18 * 3600 + 5)  # the tabling decision closes after a quarter of the time
+    await a.close_proposals()
+    await settle(nodes)
+    assert await run_cli("assembly", "list", "--data", data_b) == 0
+    listed = capsys.readouterr().out
+    assert "Shared van" in listed and "open" in listed
+    [held] = await store.listed(a.db)
+    # B cannot withdraw what A tabled; A can
+    assert await run_cli("assembly", "withdraw", "1", "--data", data_b) == 1
+    assert "only the Congregation that tabled" in capsys.readouterr().err
+    assert await run_cli("assembly", "withdraw", str(held.id), "--data", data_a) == 0
+    await settle(nodes)
+    [at_b] = await store.listed(b.db)
+    assert at_b.state == "withdrawn" and at_b.withdrawal["type"] == "AssemblyWithdrawal"
+    local = await b.db.execute_fetchall("SELECT state FROM proposals WHERE id = ?", (at_b.local_proposal_id,))
+    assert local[0][0] == "withdrawn"
+    assert await run_cli("assembly", "show", str(at_b.id), "--data", data_b) == 0
+    assert "Shared van" in capsys.readouterr().out

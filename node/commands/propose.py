@@ -47,6 +47,8 @@ async def _propose(config, db, args: argparse.Namespace) -> int:
         if author is None or author.tier is None:
             raise proposals.ProposalError(f"no member @{args.handle} (see `congregation member list`)")
         action_args = None
+        if args.scope == "assembly":
+            return await _table(config, db, author, args)
         if args.action in ("promote", "remove_member"):
             action_args = {"member": args.member or ""}
         elif args.action == "approve_sibling":
@@ -69,6 +71,33 @@ async def _propose(config, db, args: argparse.Namespace) -> int:
         return 1
 
 
+async def _table(config, db, author, args: argparse.Namespace) -> int:
+    """`--scope assembly`: tabling is itself a decision. This opens the Congregation's consent proposal to table
+    the Assembly proposal described; when it passes, the node gathers the roster and tables it."""
+    now = datetime.now(UTC)
+    tabling_closes = args.tabling_closes or min(now + timedelta(days=1), now + (args.closes - now) / 4)
+    if args.action:
+        raise proposals.ProposalError("an Assembly proposal enacts nothing but a resolution: leave out --action")
+    events = await processing_proposals.open_proposal(
+        db, config, author, kind="consent", title=f"Table to the Assembly: {args.title}", details=args.details,
+        closes_at=max(tabling_closes, now + timedelta(minutes=1, seconds=5)), scope="congregation",
+        quorum_percent=0, action="table_assembly",
+        action_args={"title": args.title, "details": args.details, "kind": args.kind, "options": args.option,
+                     "closes_at": args.closes.isoformat(), "weighting": args.weighting,
+                     "quorum_percent": args.quorum, "finality_seconds": args.finality})
+    proposal = events[0].proposal
+    print(f"Proposal {proposal.id} asks the Congregation to table this to the Assembly; it is open until"
+          f" {proposal.closes_at}: {uris.proposal(config, proposal.uuid)}")
+    return 0
+
+
+def _seconds(text: str) -> int:
+    match = DURATION.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a duration like 30m, 12h or 2d, got {text!r}")
+    return int(match.group(1)) * {"m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
 async def cmd_proposals(args: argparse.Namespace) -> int:
     async with open_node(args.data) as node:
         for p in await proposals_store.recent(node.db):
@@ -87,7 +116,8 @@ def add_parsers(sub, data_arg=None) -> None:
     p.add_argument("--title", required=True)
     p.add_argument("--details", default="")
     p.add_argument("--closes", type=closing_time, required=True, help="3d, 12h, 30m, or an ISO time with zone")
-    p.add_argument("--scope", choices=proposals.SCOPES, default="congregation")
+    p.add_argument("--scope", choices=(*proposals.SCOPES, "assembly"), default="congregation",
+                   help="assembly: ask the Congregation to table it to the Assembly of sibling Congregations")
     p.add_argument("--option", action="append", default=[], help="a poll option (repeat)")
     p.add_argument("--multiple", action="store_true", help="a poll where several options may be chosen")
     p.add_argument("--quorum", type=int, default=0, help="percent of those eligible who must take part")
@@ -99,6 +129,13 @@ def add_parsers(sub, data_arg=None) -> None:
     p.add_argument("--value", help="for change_setting: the setting's new value")
     p.add_argument("--server", help="for block_server: the server's name (a sibling's may be blocked only so)")
     p.add_argument("--mode", choices=("allowlist", "open"), help="for federation_mode: allowlist or open")
+    p.add_argument("--weighting", choices=("voice", "members"), default="voice",
+                   help="for --scope assembly: one Congregation one voice, or weighted by member count")
+    p.add_argument("--finality", type=_seconds, default=3600,
+                   help="for --scope assembly: how long after closing stances may still arrive (default 1h)")
+    p.add_argument("--tabling-closes", type=closing_time,
+                   help="for --scope assembly: when the Congregation's own decision to table it closes"
+                        " (default: a quarter of the time, at most a day)")
     if data_arg is not None:
         data_arg(p)
     p.set_defaults(run=cmd_propose)
