@@ -217,3 +217,44 @@ async def test_assembly__tabled_and_withdrawn_from_the_command_line(make_node, c
     assert local[0][0] == "withdrawn"
     assert await run_cli("assembly", "show", str(at_b.id), "--data", data_b) == 0
     assert "Shared van" in capsys.readouterr().out
+
+
+async def test_assembly__a_node_down_during_the_vote_catches_up_and_so_does_the_one_cut_off_behind_it(make_node):
+    """A–B–C: B is stopped while A and C decide, so C is cut off from A. When B comes back it pulls what its
+    siblings hold; what it lacked travels on, and every node shows the same final tally."""
+    from tests.fediverse import InProcessNode
+
+    (a, b, c), held = await tabled_line(make_node)
+    clock = b.clock
+    await b.close()
+    for node, choice in ((a, "agree"), (c, "disagree")):
+        voter = await member(node, "vic", "friend")
+        local = await proposals.proposals.get(node.db, (await store.by_uri(node.db, held.uri)).local_proposal_id)
+        await proposals.take_stance(node.db, node.config, local, voter, [choice])
+    advance([a, c], 3 * 86400 - 3600 - 600)
+    clock.advance(3 * 86400 - 3600 - 600)
+    for node in (a, c):
+        await node.close_proposals()
+        await deliver_all(node)  # to B, which is down: each delivery fails and waits for its retry
+    assert await store.stance_count(a.db, held.id) == 1 and await store.stance_count(c.db, held.id) == 1
+
+    b = await InProcessNode(b.config, clock=clock).start()  # restarted, same database
+    try:
+        await b.close_proposals()  # its first step pulls what A and C hold
+        at_b = await store.by_uri(b.db, held.uri)
+        assert await store.stance_count(b.db, at_b.id) == 3  # A's, C's and its own (its decision closed too)
+        await settle([a, b, c])
+        for node in (a, c):
+            assert await store.stance_count(node.db, (await store.by_uri(node.db, held.uri)).id) == 3
+        advance([a, b, c], 600 + 3600 + 1)
+        results = set()
+        for node in (a, b, c):
+            await node.close_proposals()
+            final = (await store.by_uri(node.db, held.uri)).result
+            results.add(json.dumps(final, sort_keys=True))
+        assert len(results) == 1
+        final = json.loads(results.pop())
+        assert final["phase"] == "final" and final["voices"] == 3
+        assert {r["status"] for r in final["rows"]} == {"counted"}
+    finally:
+        await b.close()

@@ -93,7 +93,8 @@ async def get_attestation(request: web.Request) -> web.Response:
 @routes.get("/actors/{username}/assembly")
 async def get_assembly(request: web.Request) -> web.Response:
     """Without `proposal`: the Assembly proposals held here, newest first (signed, as received), with their
-    withdrawals. With `proposal` (its id) and `after` (a position): a page of the stances held on it."""
+    withdrawals. With `proposal` (the digest of its signed document, the same on every node: hex, so the URL
+    needs no escaping that a signature could disagree on) and `after` (a position): a page of its stances."""
     db, _, group_uri = await _our_group(request)
     collection_uri = group_uri + "/assembly"
     wanted = request.query.get("proposal")
@@ -103,25 +104,23 @@ async def get_assembly(request: web.Request) -> web.Response:
             items.append(held.document)
             if held.withdrawal is not None:
                 items.append(held.withdrawal)
-        return as_response(collection_page(collection_uri + "?page=1", collection_uri, items, None))
-    held = await store.by_uri(db, wanted)
+        document = {"@context": ASSEMBLY_CONTEXT, "id": collection_uri, "type": "OrderedCollection",
+                    "totalItems": len(items), "orderedItems": items}
+        return as_response(document)
+    held = await store.by_digest(db, wanted) if len(wanted) == 64 else None
     if held is None:
         raise web.HTTPNotFound(text="no such Assembly proposal here")
-    after = uris.number(request.query.get("after", "0") or "0", 2**62)
+    raw = request.query.get("after", "0")
+    after = 0 if raw == "0" else uris.number(raw, 2**62)
     if after is None:
         raise web.HTTPBadRequest(text="after is a position from 0")
     rows = await store.stances(db, held.id, after_id=after, limit=PAGE)
-    page_uri = f"{collection_uri}?proposal={_quote(wanted)}&after={after}"
-    next_uri = f"{collection_uri}?proposal={_quote(wanted)}&after={rows[-1].id}" if len(rows) == PAGE else None
+    page_uri = f"{collection_uri}?proposal={held.digest}&after={after}"
+    next_uri = f"{collection_uri}?proposal={held.digest}&after={rows[-1].id}" if len(rows) == PAGE else None
     objects = ([held.document] if after == 0 else []) + [row.document for row in rows]
     document = collection_page(page_uri, collection_uri, objects, next_uri)
     document["@context"] = ASSEMBLY_CONTEXT
     return as_response(document)
-
-
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-    return quote(value, safe="")
 
 
 # --- what we send ------------------------------------------------------------------------------------------------
@@ -339,10 +338,10 @@ async def gather_attestations(db: aiosqlite.Connection, config: Config, client: 
 
 
 async def pull(db: aiosqlite.Connection, config: Config, client: HttpClient, sibling: str,
-               proposal_uri: str | None, pages: int = 20) -> list[Any]:
-    """Signed objects a sibling holds: its proposals (proposal_uri None), or the stances on one, page by page."""
+               proposal_digest: str | None, pages: int = 20) -> list[Any]:
+    """Signed objects a sibling holds: its proposals (no digest), or the stances on one, page by page."""
     base = sibling + "/assembly"
-    url: str | None = base if proposal_uri is None else f"{base}?proposal={_quote(proposal_uri)}&after=0"
+    url: str | None = base if proposal_digest is None else f"{base}?proposal={proposal_digest}&after=0"
     objects: list[Any] = []
     while url and pages > 0:
         pages -= 1

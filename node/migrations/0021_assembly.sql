@@ -27,6 +27,7 @@ CREATE TABLE assembly_proposals (
 );
 CREATE INDEX assembly_proposals_final ON assembly_proposals (final_at) WHERE result IS NULL;
 CREATE UNIQUE INDEX assembly_proposals_local ON assembly_proposals (local_proposal_id);
+CREATE INDEX assembly_proposals_digest ON assembly_proposals (digest);
 
 CREATE TABLE assembly_stances (
     id INTEGER PRIMARY KEY,

@@ -290,16 +290,16 @@ async def catch_up(db: aiosqlite.Connection, config: Config, client: HttpClient 
         if not due or held.state != "open":
             continue
         for sibling in siblings:
-            new += await _take(db, config, client, sibling, held.uri)
+            new += await _take(db, config, client, sibling, held.digest)
         async with transaction(db):
             await store.set_pulled(db, held.id, now)
     return new
 
 
 async def _take(db: aiosqlite.Connection, config: Config, client: HttpClient, sibling: str,
-                proposal_uri: str | None) -> int:
+                proposal_digest: str | None) -> int:
     try:
-        objects = await wire_assembly.pull(db, config, client, sibling, proposal_uri)
+        objects = await wire_assembly.pull(db, config, client, sibling, proposal_digest)
     except FetchError as exc:
         log.info("pulling the Assembly from %s failed: %s", sibling, exc)
         return 0

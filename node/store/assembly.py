@@ -93,6 +93,11 @@ async def by_uri(db: aiosqlite.Connection, uri: str) -> AssemblyProposal | None:
         return _proposal(await cur.fetchone())
 
 
+async def by_digest(db: aiosqlite.Connection, digest: str) -> AssemblyProposal | None:
+    async with db.execute(_SELECT + " WHERE digest = ?", (digest,)) as cur:
+        return _proposal(await cur.fetchone())
+
+
 async def by_id(db: aiosqlite.Connection, proposal_id: int) -> AssemblyProposal | None:
     async with db.execute(_SELECT + " WHERE id = ?", (proposal_id,)) as cur:
         return _proposal(await cur.fetchone())
