@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import re
 from datetime import UTC, datetime, timedelta
 
 from node import uris
@@ -12,9 +14,10 @@ from node.activitypub import outbox
 from node.activitypub.as2 import assembly as wire
 from node.db import transaction
 from node.governance import decision_log, records
-from node.processing import proposals
+from node.processing import assembly, proposals
 from node.store import assembly as store
 from node.store import local_actors, remote
+from tests.documented import FEDERATION_MD, _expand, differences
 from tests.factories import become_siblings, deliver_all, exchange, member
 from tests.fediverse import run_cli
 
@@ -161,7 +164,6 @@ async def test_assembly__forged_altered_late_and_outside_stances_change_no_tally
 
 
 async def assembly_result(node, held):
-    from node.processing import assembly
     return await assembly.current_result(node.db, await store.by_id(node.db, held.id))
 
 
@@ -258,3 +260,40 @@ async def test_assembly__a_node_down_during_the_vote_catches_up_and_so_does_the_
         assert {r["status"] for r in final["rows"]} == {"counted"}
     finally:
         await b.close()
+
+
+# --- FEDERATION.md's Assembly examples have the shape of what is really served and sent ------------------------
+
+ASSEMBLY_EXAMPLE_RE = re.compile(r"<!-- example: (assembly-[a-z-]+) \(checked by tests/test_assembly.py\) -->\s*"
+                                 r"```json\n(.*?)```", re.S)
+
+
+async def test_assembly__federation_md_documents_the_attestation_proposal_stance_relay_and_withdrawal(make_node):
+    (a, b, c), held = await tabled_line(make_node)
+    real = {}
+    async with b.session.get(b.group_id + "/siblings", headers={"Accept": "application/activity+json"}) as r:
+        real["assembly-attestation"] = await r.json(content_type=None)
+    real["assembly-proposal"] = held.document
+    voter = await member(c, "vic", "friend")
+    local = await proposals.proposals.get(c.db, (await store.by_uri(c.db, held.uri)).local_proposal_id)
+    await proposals.take_stance(c.db, c.config, local, voter, ["block"], reason="Our road is too narrow")
+    advance([a, b, c], 3 * 86400 - 3600 - 600)
+    await c.close_proposals()
+    [stance] = await store.stances(c.db, (await store.by_uri(c.db, held.uri)).id)
+    real["assembly-stance"] = stance.document
+    sent = await c.db.execute_fetchall("SELECT body FROM outbox WHERE type = 'Add' ORDER BY rowid DESC LIMIT 1")
+    real["assembly-relay"] = json.loads(sent[0][0])
+    [at_a] = await store.listed(a.db)
+    await assembly.withdraw(a.db, a.config, at_a.id)
+    real["assembly-withdrawal"] = (await store.by_id(a.db, at_a.id)).withdrawal
+    async with b.session.get(f"{b.group_id}/assembly?proposal={held.digest}&after=0",
+                             headers={"Accept": "application/activity+json"}) as r:
+        real["assembly-page"] = await r.json(content_type=None)
+    real["assembly-context"] = real["assembly-attestation"]["@context"]
+    found = {name: json.loads(body) for name, body in ASSEMBLY_EXAMPLE_RE.findall(FEDERATION_MD.read_text())}
+    documented = {name: _expand(example, found) for name, example in found.items()}
+    if os.environ.get("DUMP_ASSEMBLY_EXAMPLES"):
+        print(json.dumps(real, indent=2, ensure_ascii=False))
+    assert documented.keys() == real.keys()
+    problems = {name: differences(documented[name], real[name]) for name in real}
+    assert not any(problems.values()), problems

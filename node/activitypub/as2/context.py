@@ -58,8 +58,6 @@ RECORD_TERMS: dict[str, Any] = {
 DATA_INTEGRITY_CONTEXT = "https://w3id.org/security/data-integrity/v2"
 ASSEMBLY_TERMS: dict[str, Any] = {
     "congregation": NAMESPACE,
-    "toot": "http://joinmastodon.org/ns#",
-    "votersCount": "toot:votersCount",
     "SiblingsAttestation": "congregation:SiblingsAttestation",
     "AssemblyStance": "congregation:AssemblyStance",
     "AssemblyWithdrawal": "congregation:AssemblyWithdrawal",
