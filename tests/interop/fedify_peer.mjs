@@ -57,6 +57,7 @@ const {
   generateCryptoKeyPair,
   getDocumentLoader,
   SendActivityError,
+  verifyObject,
 } = fedify;
 const {
   Accept,
@@ -68,6 +69,7 @@ const {
   Note,
   Person,
   PUBLIC_COLLECTION,
+  Question,
   Reject,
   Undo,
   isActor,
@@ -286,7 +288,13 @@ federation
     ev.content = flag.content?.toString() ?? null;
   })
   .on(Activity, async (ctx, activity) => {
-    await record(ctx, activity); // catch-all: Create, Announce, Update, Delete, ...
+    const ev = await record(ctx, activity); // catch-all: Create, Announce, Update, Delete, ...
+    // An embedded object with its own FEP-8b32 integrity proof (a Congregation's Assembly proposal is a
+    // Question): check it with Fedify's own verifyObject, which fetches the proof's verificationMethod.
+    const inner = ev.activity?.object;
+    if (inner && typeof inner === "object" && inner.proof != null) {
+      ev.objectProof = await checkObjectProof(ctx, inner);
+    }
   })
   .onError((_ctx, error) => {
     log.error("Inbox listener error: {error}", { error });
@@ -319,6 +327,19 @@ async function record(ctx, activity) {
   events.push(ev);
   log.info("Recorded verified {type} {id} from {actor}", ev);
   return ev;
+}
+
+// Fedify's verification of a FEP-8b32 object proof: "verified" when verifyObject returns the object.
+async function checkObjectProof(ctx, json) {
+  const cls = json.type === "Question" ? Question : Note;
+  try {
+    const verified = await verifyObject(cls, json, {
+      documentLoader: ctx.documentLoader, contextLoader: ctx.contextLoader,
+    });
+    return verified == null ? "not verified" : "verified";
+  } catch (error) {
+    return `error: ${error?.message ?? error}`;
+  }
 }
 
 function matchFollowResponse(ev, activity, state) {
@@ -494,6 +515,10 @@ async function handleControl(req, res, url) {
       return sendJson(res, 200, type ? events.filter((e) => e.type === type) : events);
     }
     if (req.method === "GET" && path === "/inbox-log") return sendJson(res, 200, inboxLog);
+    if (req.method === "POST" && path === "/verify-object") {
+      // {"object": {...}} — the same check on a copy a test hands over (an altered one must fail)
+      return sendJson(res, 200, { result: await checkObjectProof(ctx, json.object) });
+    }
     if (req.method === "GET" && path === "/deliveries") return sendJson(res, 200, deliveries);
     if (req.method === "GET" && path === "/following") return sendJson(res, 200, [...following.values()]);
     if (req.method === "GET" && path === "/followers") return sendJson(res, 200, [...followers.values()]);
