@@ -297,3 +297,57 @@ async def test_assembly__federation_md_documents_the_attestation_proposal_stance
     assert documented.keys() == real.keys()
     problems = {name: differences(documented[name], real[name]) for name in real}
     assert not any(problems.values()), problems
+
+
+# --- the web: asking to table, the Assembly's pages, withdrawing ---------------------------------------------
+
+
+async def test_assembly__from_the_web_a_member_asks_to_table_and_everyone_reads_the_stances(make_node):
+    from tests.webclient import Visitor, make_member, text_of
+
+    a, b = nodes = await line(make_node, 2)
+    await make_member(a, "pat", "partner")
+    await make_member(a, "fern", "friend")
+    await make_member(b, "bo", "friend")
+    pat, fern, bo = Visitor(a), Visitor(a), Visitor(b)
+    try:
+        for visitor, handle in ((pat, "pat"), (fern, "fern"), (bo, "bo")):
+            await visitor.sign_in(handle)
+        # a refused form comes back with what was typed, and nothing is opened
+        before = await a.snapshot()
+        status, page = await fern.post("/assembly/new", {"kind": "poll", "title": "Where to meet", "options": "Hall",
+                                                         "closes_in": "7", "tabling_in": "1", "quorum": "50",
+                                                         "weighting": "voice", "finality": "1"})
+        assert status == 400 and "A poll needs 2 to 20 options" in text_of(page) and "Where to meet" in page
+        assert await a.snapshot() == before
+        status, page = await fern.post("/assembly/new", {"kind": "consent", "title": "Share a van", "details": "",
+                                                         "options": "", "closes_in": "7", "tabling_in": "1",
+                                                         "quorum": "50", "weighting": "members", "finality": "1"})
+        assert status == 200 and "Table to the Assembly: Share a van" in page
+        [tabling] = await a.db.execute_fetchall("SELECT uuid FROM proposals WHERE action = 'table_assembly'")
+        status, _ = await pat.post(f"/proposals/{tabling[0]}/stance", {"choice": "agree", "reason": ""},
+                                   page=f"/proposals/{tabling[0]}")
+        assert status == 200
+        advance(nodes, 86400 + 5)
+        await a.close_proposals()
+        await settle(nodes)
+        [held] = await store.listed(b.db)
+        token = held.uri.rsplit("/", 1)[1]
+        assert held.rules["weighting"] == "members"
+        # B's member sees it listed, with a link to B's own decision on it
+        status, page = await bo.get("/assembly")
+        assert status == 200 and "Share a van" in text_of(page) and f"/assembly/{token}" in page
+        status, page = await bo.get(f"/assembly/{token}")
+        assert status == 200 and "Assembly: Share a van" in text_of(page) and "no stance yet" in text_of(page)
+        assert "Withdraw it" not in page  # B did not table it
+        # a Friend of A may not withdraw; a Partner may
+        status, page = await fern.post(f"/assembly/{token}/withdraw", {}, page=f"/assembly/{token}")
+        assert status == 403 and "Only Partners withdraw" in text_of(page)
+        status, page = await pat.post(f"/assembly/{token}/withdraw", {}, page=f"/assembly/{token}")
+        assert status == 200 and "withdrawn" in text_of(page)
+        # and a server gets the signed Question at the proposal's id
+        async with b.session.get(held.uri, headers={"Accept": "application/activity+json"}) as r:
+            assert r.status == 200 and (await r.json(content_type=None)) == held.document
+    finally:
+        for visitor in (pat, fern, bo):
+            await visitor.close()

@@ -126,7 +126,7 @@ async def test_browser__main_pages_have_no_serious_accessibility_problems(make_p
     await sign_in(page, a, "pat")
     await compose(page, "Bring a plate on Friday", "Public")
     for path in ("/home", "/members", "/members/log", "/invitations", "/follows", "/settings", "/actors/pat",
-                 "/reports"):
+                 "/reports", "/assembly", "/assembly/new"):
         await page.goto(a.base + path)
         findings[path] = await accessibility_violations(page)
     # Then none has a serious or critical problem

@@ -123,6 +123,26 @@ async def get_assembly(request: web.Request) -> web.Response:
     return as_response(document)
 
 
+async def proposal_json(request: web.Request) -> web.Response:
+    """An Assembly proposal this Congregation tabled, at its id: the signed Question exactly as it was signed
+    (node/web/negotiate.py routes /assembly/{token} here for servers)."""
+    db, config = request.app[DB], request.app[CONFIG]
+    held = await store.by_uri(db, uris.assembly_proposal(config, request.match_info["token"]))
+    if held is None:
+        raise web.HTTPNotFound(text="no such Assembly proposal")
+    return as_response(held.document)
+
+
+@routes.get("/assembly/stances/{token}")
+async def stance_json(request: web.Request) -> web.Response:
+    """One of this Congregation's signed stances, at its id."""
+    db, config = request.app[DB], request.app[CONFIG]
+    found = await store.stance_by_uri(db, uris.assembly_stance(config, request.match_info["token"]))
+    if found is None:
+        raise web.HTTPNotFound(text="no such stance")
+    return as_response(found.document)
+
+
 # --- what we send ------------------------------------------------------------------------------------------------
 
 

@@ -177,6 +177,14 @@ async def stances(db: aiosqlite.Connection, proposal_id: int, *, after_id: int =
         return [_stance(row) for row in await cur.fetchall()]
 
 
+async def stance_by_uri(db: aiosqlite.Connection, uri: str) -> StanceRow | None:
+    """One of our own stances by its id (ours have no received_from)."""
+    async with db.execute(f"SELECT {_STANCE_COLUMNS} FROM assembly_stances WHERE received_from IS NULL"
+                          " AND json_extract(document, '$.id') = ? LIMIT 1", (uri,)) as cur:
+        row = await cur.fetchone()
+    return _stance(row) if row else None
+
+
 async def stance_count(db: aiosqlite.Connection, proposal_id: int) -> int:
     async with db.execute("SELECT COUNT(*) FROM assembly_stances WHERE proposal_id = ?", (proposal_id,)) as cur:
         return int((await cur.fetchone())[0])

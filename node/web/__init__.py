@@ -8,6 +8,7 @@ from aiohttp import web
 
 from node.appkeys import LOGIN_THROTTLE, TEMPLATES, UI_RESOURCES
 from node.web import (
+    assembly,
     crews,
     follows,
     home,
@@ -66,7 +67,7 @@ def setup(app: web.Application) -> None:
     app.middlewares.extend([html_errors, session_middleware])
     before = set(app.router.resources())
     for module in (signin, home, members, moderation, invitations, follows, settings, crews, proposals, polls,
-                   reports, public,
+                   reports, assembly, public,
                    negotiate):
         app.add_routes(module.routes)
     app.router.add_static("/static", str(resources.files("node.web") / "static"), append_version=False)

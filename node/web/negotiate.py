@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from node.activitypub import actors, decisions, objects
+from node.activitypub import assembly as assembly_wire
+from node.web.assembly import assembly_page
 from node.web.proposals import proposal_page
 from node.web.public import actor_view, post_view
 
@@ -36,4 +38,5 @@ routes = [
     web.get("/actors/{username}", negotiated(actors.actor_json, actor_view)),
     web.get("/posts/{uuid}", negotiated(objects.post_json, post_view)),
     web.get("/proposals/{uuid}", negotiated(decisions.question_json, proposal_page)),
+    web.get("/assembly/{token}", negotiated(assembly_wire.proposal_json, assembly_page)),
 ]
