@@ -8,6 +8,7 @@ import json
 import os
 import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 from node import uris
 from node.activitypub import outbox
@@ -351,3 +352,25 @@ async def test_assembly__from_the_web_a_member_asks_to_table_and_everyone_reads_
     finally:
         for visitor in (pat, fern, bo):
             await visitor.close()
+
+
+async def test_assembly__members_are_introduced_to_their_siblings_siblings(make_node):
+    from tests.webclient import Visitor, make_member, text_of
+
+    a, b, c = await line(make_node, 3)
+    await make_member(a, "ann", "friend")
+    assert await a.close_proposals() is not None  # the clock's step fetches the siblings' attestations
+    ann = Visitor(a)
+    try:
+        await ann.sign_in("ann")
+        status, page = await ann.get("/assembly")
+        host_c = c.base.split("//", 1)[1]
+        shown = " ".join(text_of(page).replace(" ,", ",").split())
+        assert status == 200 and f"{host_c}, a sibling of {b.base.split('//', 1)[1]}" in shown
+        [link] = re.findall(r'href="(/proposals/new\?action=approve_sibling&amp;sibling=[^"]+)"', page)
+        status, form = await ann.get(unescape(link))
+        assert status == 200 and f'value="{c.group_id}"' in form
+        # C is not introduced to itself, nor is B (a sibling already)
+        assert text_of(page).count("a sibling of") == 1
+    finally:
+        await ann.close()

@@ -330,18 +330,8 @@ async def gather_attestations(db: aiosqlite.Connection, config: Config, client: 
 
     async def fetch(uri: str, key: str) -> assembly.Attestation | None:
         async with semaphore:
-            try:
-                document = await client.get_json(uri + "/siblings")
-                attestation = wire.parse_attestation(document)
-                proof = records.object_proof(document)
-                if attestation.group != uri or attestation.key != key \
-                        or not wire.key_origin_matches(proof["verificationMethod"], uri):
-                    return None
-                records.verify_object(document, records.public_key(key))
-                return attestation
-            except (FetchError, BadDocument, records.RecordError, ValueError) as exc:
-                log.info("the attestation of %s was not usable: %s", uri, exc)
-                return None
+            document = await fetch_attestation(client, uri, key)
+            return wire.parse_attestation(document) if document is not None else None
 
     while frontier and len(found) < assembly.MAX_ROSTER:
         batch = dict(list(frontier.items())[:assembly.MAX_ROSTER - len(found)])
@@ -355,6 +345,22 @@ async def gather_attestations(db: aiosqlite.Connection, config: Config, client: 
                 if uri not in found and uri not in batch:
                     frontier.setdefault(uri, key)
     return found
+
+
+async def fetch_attestation(client: HttpClient, group: str, key: str) -> dict[str, Any] | None:
+    """A sibling's attestation, kept only when its proof verifies with the record key we hold for it."""
+    try:
+        document = await client.get_json(group + "/siblings")
+        attestation = wire.parse_attestation(document)
+        proof = records.object_proof(document)
+        if attestation.group != group or attestation.key != key \
+                or not wire.key_origin_matches(proof["verificationMethod"], group):
+            return None
+        records.verify_object(document, records.public_key(key))
+        return document
+    except (FetchError, BadDocument, records.RecordError, ValueError) as exc:
+        log.info("the attestation of %s was not usable: %s", group, exc)
+        return None
 
 
 async def pull(db: aiosqlite.Connection, config: Config, client: HttpClient, sibling: str,

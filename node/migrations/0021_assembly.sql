@@ -44,6 +44,14 @@ CREATE TABLE assembly_stances (
     UNIQUE (proposal_id, grp, digest)
 );
 
+-- Our siblings' signed attestations, refreshed by the decision clock: their siblings are shown to our members as
+-- introductions (becoming siblings stays each side's decision).
+CREATE TABLE sibling_attestations (
+    grp TEXT PRIMARY KEY,
+    document TEXT NOT NULL,
+    fetched_at INTEGER NOT NULL
+);
+
 -- Tabling is itself a decision: a local consent proposal whose action tables the Assembly proposal it describes.
 PRAGMA writable_schema = ON;
 UPDATE sqlite_master SET sql = replace(sql, '''block_server'', ''federation_mode'')',

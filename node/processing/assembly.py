@@ -341,8 +341,52 @@ async def receive(db: aiosqlite.Connection, config: Config, client: HttpClient |
 
 async def run_once(db: aiosqlite.Connection, config: Config, client: HttpClient | None, *,
                    starting: bool = False) -> list[Event]:
-    """One step of the Assembly's clock: stances for closed local decisions, catch-up pulls, final results."""
+    """One step of the Assembly's clock: stances for closed local decisions, catch-up pulls, final results, and
+    our siblings' attestations once an hour (for introductions)."""
     events = await make_stances(db, config)
     await catch_up(db, config, client, everything=starting)
     await finalize(db, config)
+    await refresh_attestations(db, config, client)
     return events
+
+
+ATTESTATIONS_EVERY = 3600
+
+
+async def refresh_attestations(db: aiosqlite.Connection, config: Config, client: HttpClient | None,
+                               force: bool = False) -> int:
+    """Fetch each sibling's signed attestation (verified with the record key we hold for it) when the one we keep
+    is older than an hour or missing; forget those of former siblings. How many were fetched."""
+    if client is None:
+        return 0
+    now, held = _now(db), await store.attestations(db)
+    siblings = await sibling_uris(db, await _group_uri(db, config))
+    fetched = 0
+    for sibling in sorted(siblings):
+        if not force and sibling in held and now - held[sibling][1] < ATTESTATIONS_EVERY:
+            continue
+        key = await wire_assembly.record_key_of(db, sibling)
+        document = await wire_assembly.fetch_attestation(client, sibling, key) if key else None
+        if document is not None:
+            async with transaction(db):
+                await store.save_attestation(db, sibling, document, now)
+            fetched += 1
+    async with transaction(db):
+        await store.forget_attestations_except(db, siblings)
+    return fetched
+
+
+async def introductions(db: aiosqlite.Connection, config: Config) -> list[tuple[str, list[str]]]:
+    """The siblings of our siblings that are not ours (nor us): each with the siblings that attest it, for our
+    members to read as suggestions. Becoming siblings stays a decision of each side's people."""
+    group_uri = await _group_uri(db, config)
+    ours = await sibling_uris(db, group_uri)
+    suggested: dict[str, list[str]] = {}
+    for sibling, (document, _) in sorted((await store.attestations(db)).items()):
+        if sibling not in ours:
+            continue
+        for entry in document.get("siblings", []):
+            other = entry.get("id") if isinstance(entry, dict) else None
+            if isinstance(other, str) and other != group_uri and other not in ours:
+                suggested.setdefault(other, []).append(sibling)
+    return sorted(suggested.items())

@@ -188,3 +188,20 @@ async def stance_by_uri(db: aiosqlite.Connection, uri: str) -> StanceRow | None:
 async def stance_count(db: aiosqlite.Connection, proposal_id: int) -> int:
     async with db.execute("SELECT COUNT(*) FROM assembly_stances WHERE proposal_id = ?", (proposal_id,)) as cur:
         return int((await cur.fetchone())[0])
+
+
+async def save_attestation(db: aiosqlite.Connection, group: str, document: dict[str, Any], when: int) -> None:
+    await db.execute("INSERT INTO sibling_attestations (grp, document, fetched_at) VALUES (?, ?, ?)"
+                     " ON CONFLICT (grp) DO UPDATE SET document = excluded.document, fetched_at = excluded.fetched_at",
+                     (group, json.dumps(document, ensure_ascii=False), when))
+
+
+async def attestations(db: aiosqlite.Connection) -> dict[str, tuple[dict[str, Any], int]]:
+    """Group → (its attestation as verified, when fetched)."""
+    rows = await db.execute_fetchall("SELECT grp, document, fetched_at FROM sibling_attestations")
+    return {group: (json.loads(document), when) for group, document, when in rows}
+
+
+async def forget_attestations_except(db: aiosqlite.Connection, keep: set[str]) -> None:
+    for group in set(await attestations(db)) - keep:
+        await db.execute("DELETE FROM sibling_attestations WHERE grp = ?", (group,))

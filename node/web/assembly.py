@@ -55,7 +55,9 @@ async def _rows(request: web.Request) -> list[dict[str, Any]]:
 @routes.get("/assembly")
 @require_member
 async def assembly_list(request: web.Request) -> web.Response:
-    response = await render(request, "assembly.html", rows=await _rows(request))
+    introduced = [{"group": group, "host": _host(group), "by": [_host(s) for s in by]}
+                  for group, by in await assembly.introductions(request.app[DB], request.app[CONFIG])]
+    response = await render(request, "assembly.html", rows=await _rows(request), introduced=introduced)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

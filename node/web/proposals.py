@@ -105,8 +105,12 @@ async def _new_page(request: web.Request, status: int = 200, error: str | None =
 @routes.get("/proposals/new")
 @require_member
 async def new_proposal_form(request: web.Request) -> web.Response:
-    """The form to open a proposal."""
-    return await _new_page(request)
+    """The form to open a proposal; `?action=approve_sibling&sibling=URL` fills it in (an introduction's link)."""
+    prefill = {}
+    if request.query.get("action") == "approve_sibling" and request.query.get("sibling", "").startswith("http"):
+        sibling = request.query["sibling"][:2048]
+        prefill = {"action": "approve_sibling", "sibling": sibling, "title": f"Become siblings with {sibling}"[:200]}
+    return await _new_page(request, **prefill)
 
 
 def _closing(typed: dict[str, Any], now: datetime) -> datetime:
