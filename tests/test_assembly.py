@@ -14,6 +14,7 @@ from node import uris
 from node.activitypub import outbox
 from node.activitypub.as2 import assembly as wire
 from node.db import transaction
+from node.governance import assembly as rules
 from node.governance import decision_log, records
 from node.processing import assembly, proposals
 from node.store import assembly as store
@@ -374,3 +375,46 @@ async def test_assembly__members_are_introduced_to_their_siblings_siblings(make_
         assert text_of(page).count("a sibling of") == 1
     finally:
         await ann.close()
+
+
+async def send(sender, receiver, activity) -> str:
+    """`sender`'s Group POSTs `activity` (signed) to `receiver`'s shared inbox; the outcome of its inbox row."""
+    async with transaction(sender.db):
+        group = await local_actors.group(sender.db)
+        await outbox.publish(sender.db, group, activity, [receiver.base + "/inbox"], False, config=sender.config)
+    await deliver_all(sender)
+    await receiver.drain_inbox()
+    rows = await receiver.db.execute_fetchall("SELECT outcome FROM inbox WHERE activity_id = ?", (activity["id"],))
+    return rows[0][0]
+
+
+async def test_assembly__a_stranger_cannot_make_our_members_vote_nor_a_sibling_fill_our_disk(make_node):
+    """Anyone can sign a roster that names us: a proposal is taken only from a sibling. And a Congregation that
+    signs stance after stance gets two kept (the proof), not more."""
+    (a, b, c), held = await tabled_line(make_node)
+    stranger = await make_node("dora")  # no sibling of anyone
+    b_key = records.multikey(await decision_log.ensure_key(b.db))
+    s_key = records.multikey(await decision_log.ensure_key(stranger.db))
+    rules_ = rules.Rules("consent", int(stranger.clock.now()) + 86400)
+    roster = tuple(sorted([rules.RosterEntry(stranger.group_id, s_key), rules.RosterEntry(b.group_id, b_key)]))
+    uri = uris.assembly_proposal(stranger.config, "spam")
+    document = wire.proposal_document(uri, stranger.group_id, "Buy my course", "", rules_, roster,
+                                      int(stranger.clock.now()), uri)
+    signed = records.sign_object(document, await decision_log.ensure_key(stranger.db),
+                                 uris.record_key(stranger.config, "group"), wire.stamp(int(stranger.clock.now())))
+    before = await b.snapshot()
+    create = {"@context": "https://www.w3.org/ns/activitystreams", "id": uri + "/activity", "type": "Create",
+              "actor": stranger.group_id, "object": signed}
+    assert "only from a sibling" in await send(stranger, b, create)
+    add = wire.relay_activity(uris.new_activity(stranger.config), stranger.group_id, [signed])
+    assert "only a sibling Congregation relays" in await send(stranger, b, add)
+    after = await b.snapshot()
+    assert after["assembly_proposals"] == before["assembly_proposals"]
+    assert after["proposals"] == before["proposals"]
+
+    # C signs a third, fourth … different stance: two are kept, as the proof
+    stances = [await stance_by(c, held, "agree", members=n) for n in (10, 11, 12, 13)]
+    for stance in stances:
+        await relay(c, b, [stance])
+    kept = {r.digest for r in await store.stances(b.db, held.id) if r.group == c.group_id}
+    assert kept == {records.digest(stances[0]), records.digest(stances[1])}

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 Refused = wire_assembly.Refused
 # Our own decision closes a tenth of the time before the Assembly does: at least 30 s, at most an hour before.
 MAX_LEAD = 3600
+MAX_OPEN_PER_TABLER = 20
+MAX_VERSIONS = 2  # distinct signed stances kept per Congregation and proposal: two are the equivocation's proof
 
 
 def _now(db: aiosqlite.Connection) -> int:
@@ -112,12 +114,24 @@ async def withdraw(db: aiosqlite.Connection, config: Config, assembly_id: int) -
 
 async def keep_proposal(db: aiosqlite.Connection, config: Config, verified: wire_assembly.VerifiedProposal,
                         source: str | None) -> tuple[store.AssemblyProposal | None, str]:
-    """Keep a verified proposal that names us on its roster, open our own decision on it and relay it on."""
+    """Keep a verified proposal that names us on its roster, open our own decision on it and relay it on.
+
+    It is taken only from a sibling (the tabling Group itself, or one that kept it, which took it from a sibling in
+    turn): a valid proof and a roster naming us are not enough, since anyone can sign a roster that lists us — a
+    stranger must not make our members vote. A tabling Group has at most MAX_OPEN_PER_TABLER unfinished here."""
     parsed, now = verified.parsed, _now(db)
     group_uri = await _group_uri(db, config)
+    if source is None or source not in await sibling_uris(db, group_uri):
+        return None, "stored nothing: an Assembly proposal is taken only from a sibling Congregation"
+    roster = dict((e.group, e.key) for e in parsed.roster)
     our_key = records.multikey(await decision_log.ensure_key(db))
-    if dict((e.group, e.key) for e in parsed.roster).get(group_uri) != our_key:
+    if roster.get(group_uri) != our_key:
         return None, "stored nothing: this Congregation is not on the proposal's roster (with its key)"
+    if source not in roster:
+        return None, "stored nothing: the sibling that sent it is not on its roster"
+    if await store.by_uri(db, parsed.uri) is None and \
+            await store.unfinished_from(db, parsed.tabled_by) >= MAX_OPEN_PER_TABLER:
+        return None, f"stored nothing: {parsed.tabled_by} has {MAX_OPEN_PER_TABLER} Assembly proposals open here"
     async with transaction(db):
         rules = parsed.rules
         proposal_id = await store.insert_proposal(
@@ -144,6 +158,8 @@ async def keep_stances(db: aiosqlite.Connection, config: Config, proposal: store
         new_ids = []
         for stance in verified:
             parsed = stance.parsed
+            if await store.versions(db, proposal.id, parsed.group, stance.digest) >= MAX_VERSIONS:
+                continue  # a third different stance proves nothing more, and would only take our disk
             if await store.insert_stance(db, proposal.id, group=parsed.group, digest=stance.digest,
                                          choice=parsed.choice, members=parsed.members, created=parsed.created,
                                          received_at=now, reasons=parsed.reasons, document=stance.document,

@@ -98,6 +98,13 @@ async def by_digest(db: aiosqlite.Connection, digest: str) -> AssemblyProposal |
         return _proposal(await cur.fetchone())
 
 
+async def by_token(db: aiosqlite.Connection, token: str) -> AssemblyProposal | None:
+    """The one proposal whose id ends in /TOKEN (None when none, or several, do); TOKEN is [A-Za-z0-9_-]."""
+    async with db.execute(_SELECT + " WHERE substr(uri, -length(?) - 1) = '/' || ? LIMIT 2", (token, token)) as cur:
+        rows = await cur.fetchall()
+    return _proposal(rows[0]) if len(rows) == 1 else None
+
+
 async def by_id(db: aiosqlite.Connection, proposal_id: int) -> AssemblyProposal | None:
     async with db.execute(_SELECT + " WHERE id = ?", (proposal_id,)) as cur:
         return _proposal(await cur.fetchone())
@@ -175,6 +182,19 @@ async def stances(db: aiosqlite.Connection, proposal_id: int, *, after_id: int =
         sql, args = sql + " LIMIT ?", (*args, limit)
     async with db.execute(sql, args) as cur:
         return [_stance(row) for row in await cur.fetchall()]
+
+
+async def versions(db: aiosqlite.Connection, proposal_id: int, group: str, except_digest: str) -> int:
+    """How many different stances by `group` on this proposal are held, other than `except_digest`."""
+    rows = await db.execute_fetchall("SELECT COUNT(*) FROM assembly_stances WHERE proposal_id = ? AND grp = ?"
+                                     " AND digest != ?", (proposal_id, group, except_digest))
+    return int(rows[0][0])
+
+
+async def unfinished_from(db: aiosqlite.Connection, tabled_by: str) -> int:
+    rows = await db.execute_fetchall("SELECT COUNT(*) FROM assembly_proposals WHERE tabled_by = ? AND result IS NULL",
+                                     (tabled_by,))
+    return int(rows[0][0])
 
 
 async def stance_by_uri(db: aiosqlite.Connection, uri: str) -> StanceRow | None:

@@ -5,6 +5,7 @@ tabled. GET /assembly/{token} is routed by node/web/negotiate.py: servers get th
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ NEW_DEFAULTS = {"kind": "consent", "title": "", "details": "", "options": "", "c
 DAYS = ("3", "7", "14", "30")
 TABLING_DAYS = ("1", "2", "3")
 FINALITY_HOURS = ("1", "6", "24")
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
 STATUS_WORDS = {"counted": "counted", "late": "arrived late (not counted)", "missing": "no stance yet",
                 "equivocated": "two different stances (neither counted)"}
 
@@ -107,12 +109,13 @@ async def create(request: web.Request) -> web.StreamResponse:
 
 
 async def _held(request: web.Request) -> store.AssemblyProposal:
-    held = await store.by_uri(request.app[DB], uris.assembly_proposal(request.app[CONFIG], request.match_info["token"]))
+    token = request.match_info["token"]
+    if not TOKEN_RE.fullmatch(token):
+        raise web.HTTPNotFound(text="no such Assembly proposal here")
+    held = await store.by_uri(request.app[DB], uris.assembly_proposal(request.app[CONFIG], token))
     if held is None:
-        # a proposal tabled elsewhere is at its own URL; ours are found by token among those we hold
-        token = request.match_info["token"]
-        matches = [h for h in await store.listed(request.app[DB], limit=1000) if h.uri.endswith("/" + token)]
-        held = matches[0] if len(matches) == 1 else None
+        # one tabled elsewhere is shown here under the last segment of its id, when that names one alone
+        held = await store.by_token(request.app[DB], token)
     if held is None:
         raise web.HTTPNotFound(text="no such Assembly proposal here")
     return held

@@ -30,5 +30,8 @@ async def on_create_proposal(ctx: InboxContext, activity: dict[str, Any], actor:
     obj = activity.get("object")
     if not isinstance(obj, dict) or obj.get("attributedTo") != actor:
         return "ignored: an Assembly proposal is created by the Group that tabled it"
+    _, group_uri = await group(ctx)
+    if actor not in await sibling_uris(ctx.db, group_uri):
+        return "ignored: an Assembly proposal is taken only from a sibling Congregation"
     new = await assembly.receive(ctx.db, ctx.config, ctx.client, [obj], actor)
     return "Assembly proposal kept" if new else "Assembly proposal not kept (held already, or not for us)"
