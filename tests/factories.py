@@ -16,6 +16,7 @@ import aiohttp
 from node.activitypub import signatures
 from node.db import transaction
 from node.governance import accounts, membership, proposals
+from node.processing import proposals as processing_proposals
 from node.store import follows, local_actors
 from tests.fediverse import (
     AS_JSON,
@@ -228,3 +229,27 @@ async def legacy_log_entry(node: InProcessNode, title: str) -> None:
         await proposals_store.append_entry(node.db, seq, entry["proposal"], decision_log.canonical(entry).decode(),
                                            decision_log.digest(entry),
                                            decision_log.sign(group.private_key_pem, entry), version=1)
+
+
+# The Assembly
+
+
+def advance_clocks(nodes, seconds: float) -> None:
+    """Move every node's clock by the same amount (nodes that decide together share one time)."""
+    for node in nodes:
+        node.advance(seconds)
+
+
+async def table_to_assembly(node, title="Share a van between our Congregations", days=3, **args):
+    """A Partner opens the tabling decision; the members consent; the clock passes its closing; it is enacted."""
+    partner = await member(node, "pia", "partner")
+    now = datetime.fromtimestamp(node.clock.now(), UTC)
+    closes = now + timedelta(days=days)
+    events = await processing_proposals.open_proposal(
+        node.db, node.config, partner, kind="consent", title=f"Table: {title}", closes_at=now + timedelta(hours=1),
+        action="table_assembly",
+        action_args={"title": title, "details": "One van, a shared calendar.", "kind": "consent",
+                     "closes_at": closes.isoformat(), "quorum_percent": 50, "finality_seconds": 3600, **args})
+    tabling = events[0].proposal
+    await processing_proposals.take_stance(node.db, node.config, tabling, partner, ["agree"])
+    return tabling

@@ -7,7 +7,6 @@ import itertools
 import json
 import os
 import re
-from datetime import UTC, datetime, timedelta
 from html import unescape
 
 from node import uris
@@ -20,7 +19,9 @@ from node.processing import assembly, proposals
 from node.store import assembly as store
 from node.store import local_actors, remote
 from tests.documented import FEDERATION_MD, _expand, differences
+from tests.factories import advance_clocks as advance
 from tests.factories import become_siblings, deliver_all, exchange, member
+from tests.factories import table_to_assembly as table
 from tests.fediverse import run_cli
 
 
@@ -31,30 +32,10 @@ async def line(make_node, n: int):
     return nodes
 
 
-def advance(nodes, seconds: float) -> None:
-    for node in nodes:
-        node.advance(seconds)
-
-
 async def settle(nodes) -> None:
     """Deliver and process until nothing moves, along the whole line."""
     for _ in range(len(nodes) + 2):
         await exchange(*nodes)
-
-
-async def table(node, title="Share a van between our Congregations", days=3, **args):
-    """A Partner opens the tabling decision; the members consent; the clock passes its closing; it is enacted."""
-    partner = await member(node, "pia", "partner")
-    now = datetime.fromtimestamp(node.clock.now(), UTC)
-    closes = now + timedelta(days=days)
-    events = await proposals.open_proposal(
-        node.db, node.config, partner, kind="consent", title=f"Table: {title}", closes_at=now + timedelta(hours=1),
-        action="table_assembly",
-        action_args={"title": title, "details": "One van, a shared calendar.", "kind": "consent",
-                     "closes_at": closes.isoformat(), "quorum_percent": 50, "finality_seconds": 3600, **args})
-    tabling = events[0].proposal
-    await proposals.take_stance(node.db, node.config, tabling, partner, ["agree"])
-    return tabling
 
 
 async def test_assembly__a_proposal_tabled_at_one_end_of_a_line_is_decided_by_all_and_tallied_alike(make_node):

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from node.store import assembly as store
+from tests.factories import advance_clocks as advance
 from tests.factories import control, deliver_all, fedify_follows_group
-from tests.test_assembly import advance, table
+from tests.factories import table_to_assembly as table
 
 pytestmark = pytest.mark.interop
 
