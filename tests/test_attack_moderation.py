@@ -1,0 +1,87 @@
+"""The red team's second round on moderation and key fetching (issue 12), each written as the attacker's (or a
+curious member's) request against a running node with the SSRF guard on, asserting the safe answer and that
+nothing changed:
+
+- F3: the moderation record showed every member who reported what and about whom; report entries are for
+  Partners, and one about a report concerning a Partner is not shown to that Partner (as the queue);
+- F4: one client address filled the known peers' key-fetch pool alone; it has a per-client share, 503 past it;
+- F6: a member could report any post here (a members-only, crew or direct one) or a URL not held here; only a
+  remote public (or unlisted) post held here can be reported;
+- F9: a report could be "forwarded" to a server the Congregation blocks (nothing went, the report said forwarded);
+- F10: a member's mute or block of an account missed the same account written with a capitalised host or a
+  trailing slash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from node.activitypub.clients import KNOWN_KEY_FETCHES
+from node.activitypub.keys import KNOWN_PER_CLIENT
+from node.appkeys import KEYS
+from node.db import transaction
+from node.store import remote
+from node.store.remote import RemoteActor
+from tests.fediverse import InProcessNode, free_port, init_node
+from tests.resolver import LoopbackDNS
+from tests.strangers import clients, silent_server, stranger_addresses, stranger_post, until_done
+
+# F4: the known peers' key pool
+
+
+KNOWN = [f"known{i}.example" for i in range(20)]
+
+
+@pytest.fixture
+async def known_world(tmp_path):
+    """A node under a made-up name whose database holds an actor on each of 20 hosts (so their keys are fetched in
+    the known peers' pool), all 20 served by one silent key server that holds every request until released."""
+    async with silent_server() as (silent_port, silent):
+        dns = LoopbackDNS()
+        port = free_port()
+        dns.add("alpha.test.example", port)
+        for name in KNOWN:
+            dns.add(name, silent_port)
+        node = await InProcessNode(init_node(tmp_path / "alpha", port, "Alpha", host="alpha.test.example"),
+                                   resolver=dns).start()
+        async with transaction(node.db):
+            for name in KNOWN:
+                origin = f"http://{name}:{silent_port}"
+                await remote.upsert_actor(node.db, RemoteActor(
+                    f"{origin}/users/old", "Person", "old", f"{name}:{silent_port}", f"{origin}/inbox", None, None,
+                    "2026-01-01T00:00:00Z", None), "{}")
+        try:
+            yield node, dns, silent_port, silent
+        finally:
+            silent.release.set()
+            await node.close()
+
+
+async def test_f4__one_client_naming_keys_of_many_known_hosts_gets_only_its_share_of_the_known_pool(known_world):
+    node, dns, port, silent = known_world
+    keys = node.app[KEYS]
+    assert KNOWN_PER_CLIENT < len(KNOWN) and KNOWN_PER_CLIENT < KNOWN_KEY_FETCHES
+    before = await node.snapshot()
+    async with clients(dns, stranger_addresses(2)) as (attacker, other):
+        # When one client sends POSTs signed with new keys on 19 known hosts (each its own domain), held open
+        flood = [asyncio.create_task(stranger_post(node, attacker, f"http://{KNOWN[n]}:{port}/k{n}#key", n))
+                 for n in range(len(KNOWN) - 1)]
+        # Then only its share is being fetched; the rest were answered at once, 503 with a Retry-After, unfetched
+        await until_done(flood, len(flood) - KNOWN_PER_CLIENT)
+        await silent.holding(KNOWN_PER_CLIENT)
+        assert [t.result() for t in flood if t.done()] == [(503, "5")] * (len(flood) - KNOWN_PER_CLIENT)
+        assert len(silent.seen) == KNOWN_PER_CLIENT and keys.known_slots.used == KNOWN_PER_CLIENT
+        # And another client's key on a known host is still fetched: the pool is not the attacker's
+        other_post = asyncio.create_task(stranger_post(node, other, f"http://{KNOWN[-1]}:{port}/k#key", 99))
+        await silent.holding(KNOWN_PER_CLIENT + 1)
+        assert keys.known_slots.used == KNOWN_PER_CLIENT + 1
+        # When the key servers answer (404): the fetched ones get the generic 401, and nothing was stored
+        silent.release.set()
+        statuses = sorted(s for s, _ in await asyncio.gather(*flood, other_post))
+        assert statuses == [401] * (KNOWN_PER_CLIENT + 1) + [503] * (len(flood) - KNOWN_PER_CLIENT)
+        assert keys.known_slots.used == 0
+        assert await node.snapshot() == before
+        # And the attacker's share is whole again once its fetches are done
+        assert (await stranger_post(node, attacker, f"http://{KNOWN[0]}:{port}/again#key", 100))[0] == 401
