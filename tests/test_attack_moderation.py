@@ -24,9 +24,13 @@ from node.appkeys import KEYS
 from node.db import transaction
 from node.store import remote
 from node.store.remote import RemoteActor
-from tests.fediverse import InProcessNode, free_port, init_node
+from tests.factories import deliver_all, follow, node_follows, received
+from tests.fediverse import FakeActor, InProcessNode, free_port, init_node
+from tests.moderation_world import EVIL, open_world
+from tests.moderation_world import note as _note
 from tests.resolver import LoopbackDNS
 from tests.strangers import clients, silent_server, stranger_addresses, stranger_post, until_done
+from tests.webclient import text_of
 
 # F4: the known peers' key pool
 
@@ -62,7 +66,7 @@ async def known_world(tmp_path):
 async def test_f4__one_client_naming_keys_of_many_known_hosts_gets_only_its_share_of_the_known_pool(known_world):
     node, dns, port, silent = known_world
     keys = node.app[KEYS]
-    assert KNOWN_PER_CLIENT < len(KNOWN) and KNOWN_PER_CLIENT < KNOWN_KEY_FETCHES
+    assert len(KNOWN) > KNOWN_PER_CLIENT and KNOWN_PER_CLIENT < KNOWN_KEY_FETCHES
     before = await node.snapshot()
     async with clients(dns, stranger_addresses(2)) as (attacker, other):
         # When one client sends POSTs signed with new keys on 19 known hosts (each its own domain), held open
@@ -85,3 +89,72 @@ async def test_f4__one_client_naming_keys_of_many_known_hosts_gets_only_its_shar
         assert await node.snapshot() == before
         # And the attacker's share is whole again once its fetches are done
         assert (await stranger_post(node, attacker, f"http://{KNOWN[0]}:{port}/again#key", 100))[0] == 401
+
+
+# F10: a member's mutes and blocks of an account, whatever the case of its host or a trailing slash
+
+
+@pytest.fixture
+async def world(tmp_path):
+    """Alpha under a made-up name (the guard on), and a stranger whose server writes its host in capitals."""
+    async with open_world(tmp_path, evil_host=EVIL.upper()) as made:
+        yield made
+
+
+def _lower_slashed(actor: FakeActor) -> str:
+    """The account as a member writes it: the host in lower case, a trailing slash."""
+    return f"http://{EVIL}:{actor.port}/users/{actor.name}/"
+
+
+async def test_f10__a_mute_of_the_lower_case_account_hides_its_capitalised_posts(world):
+    alpha, shouty, session = world.alpha, world.evil, world.session
+    assert shouty.id != _lower_slashed(shouty).rstrip("/") and shouty.id.lower() == _lower_slashed(shouty)[:-1]
+    ada = await world.visitor("ada")
+    bo = await world.visitor("bo")
+    # Given Ada mutes the account as she found it written: its host in lower case, with a trailing slash
+    status, page = await ada.post("/moderation/mine", {"target": _lower_slashed(shouty), "kind": "mute"},
+                                  page="/moderation")
+    assert status == 200 and "Muted" in text_of(page)
+    # When its server sends a post under the id with the host in capitals (the Group follows it that way)
+    await node_follows(alpha, alpha.group_id, shouty.id)
+    assert (await shouty.post(session, alpha.base + "/inbox", _note(shouty, "shouted past the mute")))[0] == 202
+    await alpha.drain_inbox()
+    assert await alpha.count("remote_objects", "author = ?", shouty.id) == 1
+    # Then Ada does not see it; Bo, who muted nothing, does
+    assert "shouted past the mute" not in text_of((await ada.get("/home"))[1])
+    assert "shouted past the mute" in text_of((await bo.get("/home"))[1])
+    # And muting it again as its server writes it is "already", not a second row
+    before = await alpha.snapshot()
+    status, page = await ada.post("/moderation/mine", {"target": shouty.id, "kind": "mute"}, page="/moderation")
+    assert status == 409 and "already" in text_of(page)
+    assert await alpha.snapshot() == before
+    # And lifting it, written either way, lifts it
+    status, _ = await ada.post("/moderation/mine/remove", {"target_kind": "account", "target": shouty.id},
+                               page="/moderation")
+    assert status == 200 and "shouted past the mute" in text_of((await ada.get("/home"))[1])
+    assert await alpha.count("member_filters") == 0
+
+
+async def test_f10__a_block_of_the_lower_case_account_refuses_its_capitalised_follow(world):
+    alpha, shouty, session = world.alpha, world.evil, world.session
+    ada = await world.visitor("ada")
+    ada_uri = f"{alpha.base}/actors/ada"
+    # Given the account (host in capitals) follows Ada, and Ada follows it
+    await follow(alpha, shouty, session, ada_uri)
+    await node_follows(alpha, ada_uri, shouty.id)
+    shouty.received.clear()
+    # When Ada blocks it as she found it written: lower case, a trailing slash
+    status, page = await ada.post("/moderation/mine", {"target": _lower_slashed(shouty), "kind": "block"},
+                                  page="/moderation")
+    assert status == 200 and "Blocked" in text_of(page)
+    # Then both follows end, and it is told as Mastodon tells
+    assert await alpha.count("follows", "follower = ? OR followee = ?", shouty.id, shouty.id) == 0
+    await deliver_all(alpha)
+    assert sorted(a["type"] for a in received(shouty)) == ["Reject", "Undo"]
+    # And when it asks to follow Ada again, under its capitalised id, it is refused and nothing is kept
+    shouty.received.clear()
+    assert (await shouty.post(session, alpha.base + "/inbox", shouty.activity("Follow", ada_uri)))[0] == 202
+    await alpha.drain_inbox()
+    await deliver_all(alpha)
+    assert [a["type"] for a in received(shouty)] == ["Reject"]
+    assert await alpha.count("follows", "follower = ? AND followee = ?", shouty.id, ada_uri) == 0
