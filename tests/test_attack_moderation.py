@@ -15,6 +15,8 @@ nothing changed:
 from __future__ import annotations
 
 import asyncio
+import re
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -22,15 +24,20 @@ from node.activitypub.clients import KNOWN_KEY_FETCHES
 from node.activitypub.keys import KNOWN_PER_CLIENT
 from node.appkeys import KEYS
 from node.db import transaction
-from node.store import remote
+from node.governance import crews
+from node.processing.posts import publish_post
+from node.processing.reports import NOT_REPORTABLE
+from node.store import local_actors, remote
 from node.store.remote import RemoteActor
 from tests.factories import deliver_all, follow, node_follows, received
-from tests.fediverse import FakeActor, InProcessNode, free_port, init_node
+from tests.fediverse import FakeActor, InProcessNode, free_port, init_node, run_cli
 from tests.moderation_world import EVIL, open_world
 from tests.moderation_world import note as _note
 from tests.resolver import LoopbackDNS
 from tests.strangers import clients, silent_server, stranger_addresses, stranger_post, until_done
 from tests.webclient import text_of
+
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 
 # F4: the known peers' key pool
 
@@ -158,3 +165,83 @@ async def test_f10__a_block_of_the_lower_case_account_refuses_its_capitalised_fo
     await deliver_all(alpha)
     assert [a["type"] for a in received(shouty)] == ["Reject"]
     assert await alpha.count("follows", "follower = ? AND followee = ?", shouty.id, ada_uri) == 0
+
+
+# F6: what a member may report
+
+
+async def _crew(node: InProcessNode, name: str, *handles: str) -> int:
+    founder, *others = [await local_actors.by_username(node.db, h) for h in handles]
+    [started] = await crews.start(node.db, founder, name, "growing things", "Sundays", "working")
+    for actor in others:
+        await crews.join(node.db, actor, started.crew.id, "", node.config.crew_max)
+    return started.crew.id
+
+
+async def _held(world, text: str, to: list[str], cc: list[str] | None = None) -> str:
+    """The stranger's note, addressed as given, sent to Alpha and stored there; its id."""
+    create = _note(world.evil, text, to)
+    create["object"]["cc"] = create["cc"] = cc or []
+    assert (await world.evil.post(world.session, world.alpha.base + "/inbox", create))[0] == 202
+    await world.alpha.drain_inbox()
+    assert await world.alpha.count("remote_objects", "uri = ? AND deleted_at IS NULL", create["object"]["id"]) == 1
+    return create["object"]["id"]
+
+
+@pytest.fixture
+async def guarded(tmp_path):
+    async with open_world(tmp_path) as made:
+        yield made
+
+
+async def test_f6__a_member_reports_only_a_remote_public_or_unlisted_post_held_here(guarded, capsys):
+    world, alpha, evil = guarded, guarded.alpha, guarded.evil
+    ada = await world.visitor("ada")
+    await world.visitor("bo")
+    bo = await local_actors.by_username(alpha.db, "bo")
+    bo_uri = f"{alpha.base}/actors/bo"
+    # Given the Group follows the stranger; posts of this Congregation's (public, members-only, a crew's Ada is
+    # in), and the stranger's: a direct one to Bo, a followers-only one, a deleted one and an unlisted one
+    await node_follows(alpha, alpha.group_id, evil.id)
+    crew_id = await _crew(alpha, "Allotment", "ada", "bo")
+    local = [await publish_post(alpha.db, alpha.config, bo, text, visibility, crew_id=crew)
+             for text, visibility, crew in (("bo in public", "public", None), ("bo to members", "members", None),
+                                            ("bo to the crew", "crew", crew_id))]
+    direct = await _held(world, "for bo alone: the door code is 4711", [bo_uri])
+    followers = await _held(world, "for my followers", [f"{evil.id}/followers"])
+    gone = await _held(world, "soon deleted", [PUBLIC])
+    assert (await evil.post(world.session, alpha.base + "/inbox", evil.activity("Delete", gone)))[0] == 202
+    await alpha.drain_inbox()
+    unlisted = await _held(world, "quietly unlisted", [f"{evil.id}/followers"], [PUBLIC])
+    refused = {
+        **{f"{alpha.base}/posts/{post.uuid}": post.source for post in local},
+        direct: "door code", followers: "for my followers", gone: "soon deleted",
+        "https://elsewhere.example/notes/1": None, f"{alpha.base}/actors/bo": None, "": None,
+    }
+    await deliver_all(alpha)
+    before = await alpha.snapshot()
+    csrf = await ada.csrf("/home")
+    for uri, text in refused.items():
+        # When Ada asks for the report form of each, or sends a report of each
+        for status, page in (await ada.get(f"/reports/new?post={quote(uri, safe='')}"),
+                             await ada.post("/reports", {"post": uri, "comment": "look"}, csrf=csrf)):
+            # Then each is the same form error (nothing tells what is held), and the post's text is not shown
+            assert status == 404, (uri, status)
+            assert NOT_REPORTABLE in text_of(page).lower() and 'name="comment"' not in page, uri
+            assert text is None or text not in page, uri
+    # And from the command line: one line, exit 1
+    data = str(alpha.config.data_dir)
+    for uri in (direct, f"{alpha.base}/posts/{local[1].uuid}"):
+        assert await run_cli("report", uri, "--as", "ada", "--data", data) == 1
+        assert capsys.readouterr().err == f"congregation: {NOT_REPORTABLE}\n"
+    # And nothing was stored or sent
+    assert await alpha.snapshot() == before
+    # While the stranger's unlisted post is reported, and Home offers Report only on the stranger's posts
+    status, page = await ada.post("/reports", {"post": unlisted, "comment": "look"}, csrf=csrf)
+    assert status == 200 and "the Partners have your report" in text_of(page)
+    assert await alpha.count("reports", "account = ? AND reporter_id IS NOT NULL", evil.id) == 1
+    await _held(world, "loudly public", [PUBLIC])
+    _, home = await ada.get("/home")
+    assert "bo in public" in home and "loudly public" in home
+    links = [unquote(link) for link in re.findall(r'href="/reports/new\?post=([^"]+)"', home)]
+    assert links and all(link.startswith(evil.origin) for link in links)
