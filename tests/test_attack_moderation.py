@@ -28,6 +28,7 @@ from node.governance import crews
 from node.processing.posts import publish_post
 from node.processing.reports import NOT_REPORTABLE
 from node.store import local_actors, remote
+from node.store import moderation as moderation_store
 from node.store.remote import RemoteActor
 from tests.factories import deliver_all, follow, node_follows, received
 from tests.fediverse import FakeActor, InProcessNode, free_port, init_node, run_cli
@@ -245,3 +246,71 @@ async def test_f6__a_member_reports_only_a_remote_public_or_unlisted_post_held_h
     assert "bo in public" in home and "loudly public" in home
     links = [unquote(link) for link in re.findall(r'href="/reports/new\?post=([^"]+)"', home)]
     assert links and all(link.startswith(evil.origin) for link in links)
+
+
+# F9: forwarding a report to a server the Congregation blocks
+
+
+async def _reported(world, ada) -> int:
+    """Ada's report of the stranger's public post, held here; the report's id."""
+    await node_follows(world.alpha, world.alpha.group_id, world.evil.id)
+    post = await _held(world, "buy pills", [PUBLIC])
+    status, _ = await ada.post("/reports", {"post": post, "comment": "spam"}, page="/home")
+    assert status == 200
+    async with world.alpha.db.execute("SELECT id FROM reports") as cur:
+        (report_id,) = await cur.fetchone()
+    return report_id
+
+
+async def test_f9__forwarding_a_report_to_a_blocked_server_is_a_form_error_and_sends_nothing(guarded):
+    world, alpha, evil = guarded, guarded.alpha, guarded.evil
+    ada = await world.visitor("ada")
+    pat = await world.visitor("pat", "partner")
+    report_id = await _reported(world, ada)
+    # Given Pat blocked the stranger's server after the report came in
+    status, _ = await pat.post("/moderation/servers", {"server": EVIL, "reason": "spam"}, page="/moderation")
+    assert status == 200
+    await deliver_all(alpha)
+    evil.received.clear()
+    fetched = list(evil.fetched)
+    before = await alpha.snapshot()
+    # When Pat forwards the report there
+    status, page = await pat.post(f"/reports/{report_id}/forward", {"comment": "spam"}, page="/reports")
+    # Then it is a form error that says why, on the queue, with the report still there and unforwarded
+    assert status == 409
+    assert f"The Congregation blocks the server {EVIL}" in text_of(page) and "cannot be forwarded" in text_of(page)
+    assert f"/reports/{report_id}/forward" in page
+    # And nothing was fetched from the server, stored, queued or sent
+    assert await alpha.snapshot() == before
+    assert await deliver_all(alpha) == 0 and received(evil) == [] and evil.fetched == fetched
+    # While once it is unblocked, the report is forwarded and the Flag arrives
+    assert (await pat.post("/moderation/servers/unblock", {"server": EVIL}, page="/moderation"))[0] == 200
+    status, page = await pat.post(f"/reports/{report_id}/forward", {"comment": "spam"}, page="/reports")
+    assert status == 200 and "Forwarded" in text_of(page)
+    await deliver_all(alpha)
+    assert [a["type"] for a in received(evil)] == ["Flag"]
+
+
+async def test_f9__forwarding_in_allowlist_mode_to_an_unlisted_server_is_refused_too(guarded):
+    world, alpha, evil = guarded, guarded.alpha, guarded.evil
+    ada = await world.visitor("ada")
+    pat = await world.visitor("pat", "partner")
+    report_id = await _reported(world, ada)
+    # Given the Congregation decided to federate only with siblings and listed servers, and the stranger's is not
+    async with transaction(alpha.db):
+        await moderation_store.set_mode(alpha.db, moderation_store.ALLOWLIST, None)
+    await deliver_all(alpha)
+    evil.received.clear()
+    fetched = list(evil.fetched)
+    before = await alpha.snapshot()
+    # When Pat forwards the report
+    status, page = await pat.post(f"/reports/{report_id}/forward", {"comment": "spam"}, page="/reports")
+    # Then it is refused with the reason, and nothing was fetched, stored or sent
+    assert status == 409 and f"In allowlist mode nothing is sent to {EVIL}" in text_of(page)
+    assert await alpha.snapshot() == before
+    assert await deliver_all(alpha) == 0 and received(evil) == [] and evil.fetched == fetched
+    # While once the server is listed, it is forwarded
+    assert (await pat.post("/moderation/allowlist", {"server": EVIL}, page="/moderation"))[0] == 200
+    assert (await pat.post(f"/reports/{report_id}/forward", {"comment": "spam"}, page="/reports"))[0] == 200
+    await deliver_all(alpha)
+    assert [a["type"] for a in received(evil)] == ["Flag"]

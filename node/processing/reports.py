@@ -7,12 +7,13 @@ from __future__ import annotations
 import aiosqlite
 
 from node import uris
+from node.activitypub.blocks import BLOCKED, fetch_refusal, server_of
 from node.activitypub.fetch import FetchError, HttpClient
 from node.activitypub.remote_actors import ActorUnavailable, get_remote_actor
 from node.config import Config
 from node.governance import reports
 from node.governance.errors import Unreachable
-from node.governance.reports import NoSuchReport, ReportError
+from node.governance.reports import NoSuchReport, ReportConflict, ReportError
 from node.processing.common import apply
 from node.store import posts as posts_store
 from node.store import remote_objects
@@ -26,6 +27,10 @@ __all__ = ["NoSuchReport", "ReportError", "close_report", "file_report", "flag_r
 
 class CannotReach(ReportError, Unreachable):
     """The reported account's server cannot be reached to find its inbox."""
+
+
+class NotSent(ReportConflict):
+    """The Congregation sends nothing to that server (blocked, or left out in allowlist mode)."""
 
 
 # What a member may report, and the one answer for everything else: a local post (members-only, crew or public), a
@@ -80,18 +85,43 @@ async def close_report(db: aiosqlite.Connection, config: Config, partner: LocalA
     return events[0].report
 
 
+async def _refusal(db: aiosqlite.Connection, config: Config, url: str) -> str | None:
+    """Why nothing may be sent to the server of `url` (the Congregation blocks it, or allowlist mode leaves it
+    out), as a reason for the Partner; None when it may."""
+    why = await fetch_refusal(db, config, url)
+    if why is None:
+        return None
+    host = server_of(url) or url[:100]
+    if why == BLOCKED:
+        return f"the Congregation blocks the server {host}: nothing is sent there, so the report cannot be forwarded"
+    return (f"in allowlist mode nothing is sent to {host}, neither a sibling's server nor a listed one, so the"
+            " report cannot be forwarded")
+
+
 async def forward_report(db: aiosqlite.Connection, config: Config, client: HttpClient, partner: LocalActor,
                          report_id: int, comment: str) -> Report:
-    """Send a member's report about a remote account to its server as the Group's Flag."""
+    """Send a member's report about a remote account to its server as the Group's Flag; refused, with the reason,
+    when that server (or the inbox it names) is one the Congregation sends nothing to (issue 12, red team F9:
+    the report was marked forwarded while nothing went)."""
     report = await reports.visible(db, partner, report_id)
     if report.account_id is not None or report.remote:
         raise ReportError("only a member's report about an account on another server can be forwarded")
+    if (why := await _refusal(db, config, report.account)) is not None:
+        raise NotSent(why)  # before fetching: nothing is asked of a blocked server either
     try:
         actor = await get_remote_actor(db, client, report.account)
     except (ActorUnavailable, FetchError):
         raise CannotReach("the reported account's server cannot be reached now; try again later") from None
     inbox = actor.shared_inbox or actor.inbox
-    events = await apply(db, config, lambda: reports.forward(db, partner, report_id, comment, inbox))
+
+    async def forward() -> list:
+        # Checked again in the transaction that records it: a block made meanwhile is not forwarded past either.
+        for url in (report.account, inbox):
+            if (why := await _refusal(db, config, url)) is not None:
+                raise NotSent(why)
+        return await reports.forward(db, partner, report_id, comment, inbox)
+
+    events = await apply(db, config, forward)
     return events[0].report
 
 
