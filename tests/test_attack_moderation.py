@@ -314,3 +314,57 @@ async def test_f9__forwarding_in_allowlist_mode_to_an_unlisted_server_is_refused
     assert (await pat.post(f"/reports/{report_id}/forward", {"comment": "spam"}, page="/reports"))[0] == 200
     await deliver_all(alpha)
     assert [a["type"] for a in received(evil)] == ["Flag"]
+
+
+# F3: the moderation record and reports
+
+
+async def test_f3__report_entries_of_the_moderation_record_are_for_partners_never_about_themselves(guarded):
+    world, alpha, evil = guarded, guarded.alpha, guarded.evil
+    ada = await world.visitor("ada")
+    bo = await world.visitor("bo")
+    pat = await world.visitor("pat", "partner")
+    quinn = await world.visitor("quinn", "partner")
+    # Given a stranger's Flag about Pat's post, which Quinn removed and resolved with notes
+    pats = await publish_post(alpha.db, alpha.config, await local_actors.by_username(alpha.db, "pat"),
+                              "Members, pay up", "public")
+    pats_uri = f"{alpha.base}/posts/{pats.uuid}"
+    flag = evil.activity("Flag", [f"{alpha.base}/actors/pat", pats_uri], content="pushy")
+    assert (await evil.post(world.session, alpha.base + "/inbox", flag))[0] == 202
+    await alpha.drain_inbox()
+    async with alpha.db.execute("SELECT id FROM reports") as cur:
+        (about_pat,) = await cur.fetchone()
+    for action, form in (("remove", {"post": pats_uri, "note": "removed-for-pushiness"}),
+                         ("close", {"state": "resolved", "note": "pat-was-told-off"})):
+        assert (await quinn.post(f"/reports/{about_pat}/{action}", form, page="/reports"))[0] == 200
+    # And Ada's report of the stranger's post, which Pat forwarded; and a server Pat blocked
+    about_evil = await _reported(world, ada)
+    assert (await pat.post(f"/reports/{about_evil}/forward", {"comment": "forwarded-pills"},
+                           page="/reports"))[0] == 200
+    assert (await pat.post("/moderation/servers", {"server": "spam.example", "reason": "blocked-for-spam"},
+                           page="/moderation"))[0] == 200
+    assert await alpha.count("moderation_events") == 4
+    await deliver_all(alpha)
+    report_traces = ("removed-for-pushiness", "pat-was-told-off", "forwarded-pills", pats_uri, evil.id,
+                     "report")
+    before = await alpha.snapshot()
+
+    # When Friends read the record (Ada, who reported, too), as a page or asking for JSON
+    for friend in (ada, bo):
+        for headers in ({}, {"Accept": "application/json"}, {"Accept": "application/activity+json"}):
+            status, page = await friend.get("/moderation/log", headers=headers)
+            # Then they see the block, and nothing about any report
+            assert status == 200 and "blocked-for-spam" in page
+            assert not [t for t in report_traces if t in page], headers
+    # And Pat sees the report he forwarded, but nothing about the report concerning him
+    _, page = await pat.get("/moderation/log")
+    assert "forwarded-pills" in page and evil.id in page and "blocked-for-spam" in page
+    assert not [t for t in ("removed-for-pushiness", "pat-was-told-off", pats_uri) if t in page]
+    # And Quinn, a Partner it is not about, sees all of it
+    _, page = await quinn.get("/moderation/log")
+    assert all(t in page for t in report_traces)
+    # And signed out there is nothing to read
+    async with world.session.get(alpha.base + "/moderation/log", allow_redirects=False) as response:
+        assert response.status in (302, 303, 401) and "forwarded-pills" not in await response.text()
+    # And reading changed nothing
+    assert await alpha.snapshot() == before
