@@ -10,9 +10,7 @@ the SSRF guard on, a stranger's server and, for siblings, a second real node, al
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
-import aiohttp
 import pytest
 
 from node.activitypub import signatures
@@ -22,82 +20,16 @@ from node.processing.follows import follow as group_follows
 from node.processing.posts import publish_post
 from node.store import local_actors
 from tests.factories import deliver_all, exchange, follow, node_follows, received
-from tests.fediverse import AS_JSON, FakeActor, InProcessNode, free_port, init_node, run_cli
-from tests.resolver import LoopbackDNS
+from tests.fediverse import AS_JSON, InProcessNode, run_cli
+from tests.moderation_world import EVIL, NamedActor, World, open_world
+from tests.moderation_world import note as _note
 from tests.webclient import Visitor, make_member, text_of
-
-EVIL = "evil.test.example"
-
-
-@dataclass
-class NamedActor(FakeActor):
-    """A FakeActor reached by a made-up public name (through the test DNS) rather than by 127.0.0.1."""
-
-    host: str = EVIL
-
-    @property
-    def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
-class NamedVisitor(Visitor):
-    """A browser that finds the node by its made-up name through the test resolver."""
-
-    def __init__(self, node: InProcessNode, dns: LoopbackDNS):
-        self.node = node
-        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                             headers={"Accept": "text/html"},
-                                             connector=aiohttp.TCPConnector(resolver=dns))
-
-
-@dataclass
-class World:
-    dns: LoopbackDNS
-    alpha: InProcessNode
-    evil: NamedActor
-    session: aiohttp.ClientSession
-    tmp_path: object
-    visitors: list
-
-    async def visitor(self, handle: str, tier: str = "friend", node: InProcessNode | None = None) -> Visitor:
-        node = node or self.alpha
-        await make_member(node, handle, tier)
-        visitor = NamedVisitor(node, self.dns)
-        self.visitors.append(visitor)
-        assert (await visitor.sign_in(handle))[0] == 200
-        return visitor
-
-    async def node(self, name: str) -> InProcessNode:
-        port = free_port()
-        config = init_node(self.tmp_path / name, port, name.title(), host=f"{name}.test.example")
-        self.dns.add(f"{name}.test.example", port)
-        return await InProcessNode(config, resolver=self.dns).start()
 
 
 @pytest.fixture
 async def world(tmp_path):
-    dns = LoopbackDNS()
-    port = free_port()
-    config = init_node(tmp_path / "alpha", port, "Alpha", host="alpha.test.example", public_follows="auto")
-    dns.add("alpha.test.example", port)
-    alpha = await InProcessNode(config, resolver=dns).start()
-    evil = await NamedActor(name="mallory").start()
-    dns.add(EVIL, evil.port)
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=dns))
-    made = World(dns, alpha, evil, session, tmp_path, [])
-    yield made
-    for visitor in made.visitors:
-        await visitor.close()
-    await session.close()
-    await evil.close()
-    await alpha.close()
-
-
-def _note(actor: FakeActor, text: str) -> dict:
-    note = {"id": f"{actor.origin}/notes/{abs(hash(text))}", "type": "Note", "attributedTo": actor.id,
-            "content": f"<p>{text}</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"],
-            "published": "2026-11-30T10:00:00Z"}
-    return actor.activity("Create", note, to=note["to"])
+    async with open_world(tmp_path, public_follows="auto") as made:
+        yield made
 
 
 async def _post_as(world: World, handle: str, text: str) -> None:

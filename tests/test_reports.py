@@ -22,7 +22,7 @@ from node.processing.follows import follow as group_follows
 from node.processing.posts import delete_post, publish_post
 from node.store import local_actors
 from tests.documented import FEDERATION_MD, differences
-from tests.factories import deliver_all, exchange, keypair, password_hash
+from tests.factories import deliver_all, exchange, keypair, node_follows, password_hash
 from tests.fediverse import FakeActor, InProcessNode, free_port, init_node, run_cli
 from tests.resolver import LoopbackDNS
 from tests.webclient import Visitor, text_of
@@ -133,6 +133,18 @@ def _report_link(post_uri: str) -> str:
     return f"/reports/new?post={quote(post_uri, safe='')}"
 
 
+async def _held_post(node: InProcessNode, actor: FakeActor, session: aiohttp.ClientSession, text: str) -> str:
+    """A public post of `actor`'s that `node` holds (its Group follows the actor): what a member may report."""
+    await node_follows(node, node.group_id, actor.id)
+    note = {"id": f"{actor.origin}/notes/{abs(hash(text))}", "type": "Note", "attributedTo": actor.id,
+            "content": f"<p>{text}</p>", "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "published": "2026-11-30T10:00:00Z"}
+    assert (await actor.post(session, node.base + "/inbox", actor.activity("Create", note, to=note["to"])))[0] == 202
+    await node.drain_inbox()
+    assert await node.count("remote_objects", "uri = ?", note["id"]) == 1
+    return note["id"]
+
+
 # A member's report, forwarded as the Group's Flag to the node the post came from
 
 
@@ -199,15 +211,16 @@ async def test_reports__a_members_report_forwarded_by_a_partner_reaches_the_orig
 # Who sees a report
 
 
-async def test_reports__a_report_about_a_partner_is_hidden_from_them_and_another_partner_acts(alpha, browser):
-    # Given a Partner's post, reported by a Friend
+async def test_reports__a_report_about_a_partner_is_hidden_from_them_and_another_partner_acts(
+        alpha, browser, stranger, session):
+    # Given a Partner's post, reported by another server
     pat = await browser(alpha, "pat", "partner")
     quinn = await browser(alpha, "quinn", "partner")
-    ada = await browser(alpha, "ada")
     post = await publish_post(alpha.db, alpha.config, await _member(alpha, "pat"), "Members, pay up", "public")
     post_uri = f"{alpha.base}/posts/{post.uuid}"
-    status, _ = await ada.post("/reports", {"post": post_uri, "comment": "Pushy"}, page=_report_link(post_uri))
-    assert status == 200
+    flag = _flag(stranger, [f"{alpha.base}/actors/pat", post_uri], "Pushy")
+    assert (await stranger.post(session, alpha.base + "/inbox", flag))[0] == 202
+    await alpha.drain_inbox()
     [report] = await _reports(alpha)
 
     # Then pat sees no notice, no report and cannot act on it (as if it were not there)
@@ -244,13 +257,11 @@ async def test_reports__a_report_about_a_partner_is_hidden_from_them_and_another
     assert status == 409 and "resolved already" in text_of(page)
 
 
-async def test_reports__a_friend_cannot_see_or_work_the_queue(alpha, browser):
+async def test_reports__a_friend_cannot_see_or_work_the_queue(alpha, browser, stranger, session):
     pat = await browser(alpha, "pat", "partner")
     ada = await browser(alpha, "ada")
     bo = await browser(alpha, "bo")
-    await browser(alpha, "quinn", "partner")
-    post = await publish_post(alpha.db, alpha.config, await _member(alpha, "quinn"), "Hello", "public")
-    post_uri = f"{alpha.base}/posts/{post.uuid}"
+    post_uri = await _held_post(alpha, stranger, session, "Hello")
     assert (await ada.post("/reports", {"post": post_uri, "comment": "x"}, page=_report_link(post_uri)))[0] == 200
     [report] = await _reports(alpha)
     before = await alpha.snapshot()
@@ -266,26 +277,26 @@ async def test_reports__a_friend_cannot_see_or_work_the_queue(alpha, browser):
     assert "1 report waits" in text_of((await pat.get("/home"))[1])
 
 
-async def test_reports__what_a_member_cannot_report_is_a_form_error_and_stores_nothing(alpha, browser):
+async def test_reports__what_a_member_cannot_report_is_a_form_error_and_stores_nothing(alpha, browser, stranger,
+                                                                                      session):
     ada = await browser(alpha, "ada")
     await browser(alpha, "bo")
-    mine = await publish_post(alpha.db, alpha.config, await _member(alpha, "ada"), "Mine", "public")
-    theirs = await publish_post(alpha.db, alpha.config, await _member(alpha, "bo"), "Theirs", "members")
-    mine_uri, theirs_uri = f"{alpha.base}/posts/{mine.uuid}", f"{alpha.base}/posts/{theirs.uuid}"
+    theirs = await publish_post(alpha.db, alpha.config, await _member(alpha, "bo"), "Theirs", "public")
+    theirs_uri = f"{alpha.base}/posts/{theirs.uuid}"
+    held_uri = await _held_post(alpha, stranger, session, "Held")
     before = await alpha.snapshot()
     csrf = await ada.csrf("/home")
-    # One's own post; a post that is not here; a comment too long
-    status, page = await ada.post("/reports", {"post": mine_uri, "comment": "x"}, csrf=csrf)
-    assert status == 400 and "your own post" in text_of(page)
-    assert (await ada.post("/reports", {"post": "https://elsewhere.example/p/1", "comment": "x"}, csrf=csrf))[0] \
-        == 404
-    assert (await ada.get(_report_link("https://elsewhere.example/p/1")))[0] == 404
-    status, page = await ada.post("/reports", {"post": theirs_uri, "comment": "x" * (MAX_COMMENT + 1)}, csrf=csrf)
+    # A post of this Congregation's; a post that is not here; a comment too long
+    for uri in (theirs_uri, "https://elsewhere.example/p/1"):
+        status, page = await ada.post("/reports", {"post": uri, "comment": "x"}, csrf=csrf)
+        assert status == 404 and "only a public or unlisted post from another server" in text_of(page)
+        assert (await ada.get(_report_link(uri)))[0] == 404
+    status, page = await ada.post("/reports", {"post": held_uri, "comment": "x" * (MAX_COMMENT + 1)}, csrf=csrf)
     assert status == 400 and "at most" in text_of(page)
     assert await alpha.snapshot() == before
     # And the same report twice is one report
-    assert (await ada.post("/reports", {"post": theirs_uri, "comment": "Rude"}, csrf=csrf))[0] == 200
-    status, page = await ada.post("/reports", {"post": theirs_uri, "comment": "Rude"}, csrf=csrf)
+    assert (await ada.post("/reports", {"post": held_uri, "comment": "Rude"}, csrf=csrf))[0] == 200
+    status, page = await ada.post("/reports", {"post": held_uri, "comment": "Rude"}, csrf=csrf)
     assert status == 409 and "already" in text_of(page)
     assert await alpha.count("reports") == 1
 
@@ -402,8 +413,9 @@ async def test_reports__every_field_of_the_report_pages_has_a_label(alpha, brows
     post_uri = f"{alpha.base}/posts/{post.uuid}"
     await stranger.post(session, alpha.base + "/inbox", _flag(stranger, [post_uri]))
     await alpha.drain_inbox()
+    held_uri = await _held_post(alpha, stranger, session, "Held")
     quinn = await browser(alpha, "quinn", "partner")
-    for visitor, path in ((ada, _report_link(post_uri)), (quinn, "/reports")):
+    for visitor, path in ((ada, _report_link(held_uri)), (quinn, "/reports")):
         status, page = await visitor.get(path)
         controls = _Controls()
         controls.feed(page)
@@ -411,27 +423,34 @@ async def test_reports__every_field_of_the_report_pages_has_a_label(alpha, brows
         assert all(c is not None and c in controls.labelled for c in controls.controls), (path, controls.controls)
 
 
-async def test_reports__from_the_command_line(alpha, browser, capsys):
-    # Given a Friend's public post and two Partners, one of whom wrote it
+async def test_reports__from_the_command_line(alpha, browser, stranger, session, capsys):
+    # Given a public post from another server held here, a stranger's Flag about a Partner's post, and two Partners
     await browser(alpha, "ada")
     await browser(alpha, "pat", "partner")
     await browser(alpha, "quinn", "partner")
-    post = await publish_post(alpha.db, alpha.config, await _member(alpha, "pat"), "Hello", "public")
-    post_uri, data = f"{alpha.base}/posts/{post.uuid}", str(alpha.config.data_dir)
-    # When ada reports it with `congregation report`
+    post_uri, data = await _held_post(alpha, stranger, session, "Hello"), str(alpha.config.data_dir)
+    pats = await publish_post(alpha.db, alpha.config, await _member(alpha, "pat"), "Mine", "public")
+    pats_uri = f"{alpha.base}/posts/{pats.uuid}"
+    assert (await stranger.post(session, alpha.base + "/inbox", _flag(stranger, [pats_uri], "About pat")))[0] == 202
+    await alpha.drain_inbox()
+    # When ada reports the held post with `congregation report`
     assert await run_cli("report", post_uri, "Too", "loud", "--as", "ada", "--data", data) == 0
-    assert "report 1 is with the Partners" in capsys.readouterr().out
-    # Then quinn's queue lists it and pat's does not; a Friend has no queue
+    assert "report 2 is with the Partners" in capsys.readouterr().out
+    # Then quinn's queue lists both, pat's only the one not about pat; a Friend has no queue
     assert await run_cli("reports", "--as", "quinn", "--data", data) == 0
-    assert f"{post_uri}\tToo loud" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{post_uri}\tToo loud" in out and "About pat" in out
     assert await run_cli("reports", "--as", "pat", "--data", data) == 0
-    assert capsys.readouterr().out == ""
+    out = capsys.readouterr().out
+    assert f"{post_uri}\tToo loud" in out and "About pat" not in out
     assert await run_cli("reports", "--as", "ada", "--data", data) == 1
     assert capsys.readouterr().err == "congregation: only Partners handle reports\n"
     # And what cannot be reported is one line and exit 1, with nothing stored
     before = await alpha.snapshot()
-    assert await run_cli("report", f"{alpha.base}/posts/nope", "--as", "ada", "--data", data) == 1
-    assert capsys.readouterr().err == "congregation: there is no such post here to report\n"
+    for uri in (f"{alpha.base}/posts/nope", pats_uri):
+        assert await run_cli("report", uri, "--as", "ada", "--data", data) == 1
+        assert capsys.readouterr().err == ("congregation: there is no such post here to report: only a public or"
+                                           " unlisted post from another server, held here, can be reported\n")
     assert await alpha.snapshot() == before
 
 

@@ -53,7 +53,8 @@ class Pools:
 
     general:    the inbox worker, the decision clock, follows and votes from the web and the CLI
     deliveries: the delivery worker only; nothing inbound can starve it
-    known_keys: keys of hosts we hold a live actor on (verified before, followed, siblings)
+    known_keys: keys of hosts we hold a live actor on (verified before, followed, siblings); shared per
+                registrable domain and per client address as the strangers' pool is (keys.py), 503 past a share
     strangers:  keys anyone else names in a keyId; small, with short timeouts and DNS threads of its own; a
                 request finding it full is answered 503 + Retry-After rather than queued (keys.py decides first)
     """

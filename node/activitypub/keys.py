@@ -39,7 +39,11 @@ KEY_UNAVAILABLE = "the signing key could not be fetched or used"
 # Retry-After. Known peers' keys come through a pool and allowances of their own: never behind a stranger's.
 STRANGER_PER_DOMAIN = 4
 STRANGER_PER_CLIENT = 8
+# The known peers' pool has the same shares: one registrable domain, and one client address (IPv6: its /64), at
+# most so many fetches at once. A client naming keys of many known hosts (new accounts, rotated keys) would
+# otherwise fill the pool alone, and a real peer's key would wait behind it (issue 12): past its share, 503.
 KNOWN_PER_DOMAIN = 8
+KNOWN_PER_CLIENT = 8
 # Actor documents fetched with a key whose signature has not verified yet, held in memory only: a stranger's bad
 # signatures must not fill the disk with the documents they name (issue 12). Kept once a signature verifies.
 MAX_UNVERIFIED_DOCUMENTS = 256
@@ -117,7 +121,7 @@ class KeyResolver:
         # A client (a server's address) may name keys on many hosts: it gets what a whole domain gets.
         self._client_allowance = HostRateLimiter(max(domain_rate, fetch_rate), max(domain_burst, fetch_burst), clock)
         self.stranger_slots = Slots(STRANGER_FETCHES, STRANGER_PER_DOMAIN, STRANGER_PER_CLIENT)
-        self.known_slots = Slots(KNOWN_KEY_FETCHES, KNOWN_PER_DOMAIN)
+        self.known_slots = Slots(KNOWN_KEY_FETCHES, KNOWN_PER_DOMAIN, KNOWN_PER_CLIENT)
 
     async def resolve(self, key_id: str, client: str | None = None) -> ResolvedKey:
         """The key, from the cache or fetched; `client` is who asks (its address block), for its allowance."""
@@ -138,24 +142,30 @@ class KeyResolver:
         retry_after, `busy` when the pool is full); a fetch of the same key under way is waited for instead."""
         netloc = host_of(key_id)
         if self.peers is not None and netloc and await self.peers.known(netloc):
-            return await self._known(key_id, own=await self.peers.sibling(origin(key_id)))
+            return await self._known(key_id, client, own=await self.peers.sibling(origin(key_id)))
         return await self._stranger(key_id, client)
 
-    async def _known(self, key_id: str, own: bool) -> ResolvedKey:
+    async def _known(self, key_id: str, client: str | None, own: bool) -> ResolvedKey:
+        slots = self.known_slots
         if key_id in self._in_flight:
             return await self._fetch_once(key_id, self.client)
+        if slots.client_busy(client):
+            raise KeyUnavailable(f"known keys: {client} has its share ({KNOWN_PER_CLIENT}) of the fetch slots",
+                                 retry_after=STRANGER_TOTAL_TIMEOUT, busy=True)
         host, domain = _host_and_domain(key_id)
-        why = self.known_slots.full_for(domain)
+        why = slots.full_for(domain)
         if why:
             raise KeyUnavailable(f"known keys: {why}", retry_after=STRANGER_TOTAL_TIMEOUT, busy=True)
         wait = self._known_allowance.take(host, own=own)
         if wait:
             raise KeyUnavailable(f"too many unknown keys at {host}", retry_after=wait)
-        self.known_slots.claim([domain])
+        slots.claim([domain])
+        slots.claim_client(client)
         try:
             return await self._fetch_once(key_id, self.client)
         finally:
-            self.known_slots.release([domain])
+            slots.release([domain])
+            slots.release_client(client)
 
     async def _stranger(self, key_id: str, client: str | None) -> ResolvedKey:
         slots = self.stranger_slots

@@ -192,9 +192,12 @@ async def filter_target(db: aiosqlite.Connection, member: LocalActor, me: str, t
         raise ModerationError(f"a member mutes or blocks an account or a server, not {kind} {target_kind}")
     if target_kind == "server":
         _not_ours(target, place)
-    elif store.host_in_uri(target) == place.own_host or target.lower().startswith(place.local_prefix.lower()):
-        raise ModerationError("that is a member of this Congregation: raise it with the Partners instead")
-    held = {(f.target_kind, f.target): f.kind for f in await store.filters_of(db, member.id)}
+    else:
+        target = store.canonical_actor(target)  # stored as it is compared: the host's case, a trailing slash
+        if store.host_in_uri(target) == place.own_host or target.lower().startswith(place.local_prefix.lower()):
+            raise ModerationError("that is a member of this Congregation: raise it with the Partners instead")
+    held = {(f.target_kind, store.canonical_actor(f.target) if f.target_kind == "account" else f.target): f.kind
+            for f in await store.filters_of(db, member.id)}
     if held.get((target_kind, target)) == kind:
         raise AlreadyDone(f"you already {kind} {target}")
     if (target_kind, target) not in held and len(held) >= MAX_FILTERS:
@@ -209,7 +212,9 @@ async def _end_follows(db: aiosqlite.Connection, member: LocalActor, me: str, ta
     theirs = await follows.list_for(db, followee=me)
 
     def hit(uri: str) -> bool:
-        return uri == target if target_kind == "account" else covers(target, store.host_in_uri(uri))
+        if target_kind == "account":
+            return store.canonical_actor(uri) == target
+        return covers(target, store.host_in_uri(uri))
 
     events: list[Event] = []
     for row in [f for f in mine if hit(f.followee)] + [f for f in theirs if hit(f.follower)]:
@@ -229,6 +234,9 @@ async def unfilter_target(db: aiosqlite.Connection, member: LocalActor, target_k
                           target: str) -> list[Event]:
     """Lift a member's mute or block (follows ended by a block are not restored)."""
     _member(member)
-    if not await store.remove_filter(db, member.id, target_kind, target):
+    removed = await store.remove_filter(db, member.id, target_kind, target)
+    if not removed and target_kind == "account":
+        removed = await store.remove_filter(db, member.id, target_kind, store.canonical_actor(target))
+    if not removed:
         raise NotThere(f"you do not mute or block {target}")
     return []

@@ -98,6 +98,16 @@ async def queue(db: aiosqlite.Connection, partner: LocalActor, state: str | None
     return [r for r in await reports_store.listed(db, state) if not hidden_from(r, partner)]
 
 
+async def moderation_record(db: aiosqlite.Connection, viewer: LocalActor,
+                            limit: int = 200) -> list[moderation_log.ModerationEvent]:
+    """The moderation log as `viewer` may read it: every member sees the Congregation's blocks, unblocks and
+    allowlist changes; entries about reports (who reported what, about whom, and what was done) only Partners, and
+    a Partner none about a report concerning them, as the queue (issue 12, red team F3)."""
+    if viewer.tier != "partner":
+        return await moderation_log.events(db, limit, reports=False)
+    return await moderation_log.events(db, limit, hide_reports_about=viewer.id)
+
+
 async def visible(db: aiosqlite.Connection, partner: LocalActor, report_id: int) -> Report:
     """One report this Partner may see; one about them is, to them, not there at all."""
     _check_partner(partner)

@@ -27,6 +27,31 @@ def host_in_uri(uri: str) -> str:
     return authority.split(":", 1)[0].rstrip(".")
 
 
+def canonical_actor(uri: str) -> str:
+    """An account's id as a member's mutes and blocks store and compare it: scheme and host lower-cased (ASCII, as
+    SQL's lower() does), no trailing slash. `https://EVIL.example/users/x/` is the account muted as
+    `https://evil.example/users/x`: its server or a person may write the case of a host as they like."""
+    head, sep, rest = uri.partition("//")
+    if not sep:
+        return uri.rstrip("/")
+    authority, slash, path = rest.partition("/")
+    return _ascii_lower(head + sep + authority) + (slash + path).rstrip("/")
+
+
+def _ascii_lower(text: str) -> str:
+    return text.translate(_UPPER_TO_LOWER)
+
+
+_UPPER_TO_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def canonical_actor_sql(column: str) -> str:
+    """`canonical_actor` of an SQL column holding an actor id, in SQL."""
+    cut = f"instr({column}, '//') + instr(substr({column}, instr({column}, '//') + 2) || '/', '/')"
+    return (f"(CASE WHEN instr({column}, '//') = 0 THEN rtrim({column}, '/')"
+            f" ELSE lower(substr({column}, 1, {cut})) || rtrim(substr({column}, {cut} + 1), '/') END)")
+
+
 # The same in SQL, for the author column of remote_objects: 'host[:port]' of the URI, lower-cased; `covered(col)`
 # is true when the host is the column's value, a subdomain of it, on any port.
 _AUTHORITY = ("lower(substr(substr({0}, instr({0}, '//') + 2), 1,"
@@ -215,22 +240,25 @@ async def count_filters(db: aiosqlite.Connection, member_id: int) -> int:
 
 
 async def blocks_actor(db: aiosqlite.Connection, member_id: int, actor_uri: str) -> bool:
-    """Whether the member blocks this account, or its server."""
-    host = host_in_uri(actor_uri)
+    """Whether the member blocks this account (however the case of its host or a trailing slash is written), or
+    its server."""
+    host, account = host_in_uri(actor_uri), canonical_actor(actor_uri)
     for found in await filters_of(db, member_id):
         if found.kind != "block":
             continue
-        if (found.target_kind == "account" and found.target == actor_uri) or \
+        if (found.target_kind == "account" and canonical_actor(found.target) == account) or \
                 (found.target_kind == "server" and covers(found.target, host)):
             return True
     return False
 
 
-# For the home timeline: a remote note is hidden from a member who mutes or blocks its author (an index lookup) or
-# the author's server (two GLOBs per server filter of that member: no string is cut up per row). Bound twice to the
-# member's id. Notes from a server the Congregation blocks are tombstoned when the block comes (`hide_notes_from`).
+# For the home timeline: a remote note is hidden from a member who mutes or blocks its author (both read as
+# `canonical_actor`: the case of the host and a trailing slash do not matter) or the author's server (two GLOBs per
+# server filter of that member). Bound twice to the member's id. Notes from a server the Congregation blocks are
+# tombstoned when the block comes (`hide_notes_from`).
 HIDDEN_FROM_MEMBER = (
-    "author NOT IN (SELECT target FROM member_filters WHERE member_id = ? AND target_kind = 'account')"
+    f"{canonical_actor_sql('author')} NOT IN (SELECT {canonical_actor_sql('target')} FROM member_filters"
+    " WHERE member_id = ? AND target_kind = 'account')"
     " AND NOT EXISTS (SELECT 1 FROM member_filters f WHERE f.member_id = ? AND f.target_kind = 'server'"
     " AND (lower(author) GLOB 'http*://' || f.target || '[:/]*'"
     " OR lower(author) GLOB 'http*://*.' || f.target || '[:/]*'))")

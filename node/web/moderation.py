@@ -1,5 +1,6 @@
 """Moderation pages: a member's own mutes and blocks (theirs alone), the servers the Congregation blocks and its
-allowlist (Partners act; everyone sees), and the moderation log every member may read."""
+allowlist (Partners act; everyone sees), and the moderation log (every member reads the Congregation's blocks and
+allowlist changes; entries about reports are for Partners, as the report queue is)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from typing import Any
 from aiohttp import web
 
 from node.appkeys import CONFIG, DB, HTTP
+from node.governance import reports as report_rules
 from node.governance.errors import GovernanceError
 from node.processing import moderation
 from node.processing import proposals as proposals_processing
 from node.store import moderation as store
-from node.store import moderation_log
 from node.store import proposals as proposals_store
 from node.web.auth import member, redirect, require_member
 from node.web.forms import Names, field, form_status, now, read_form, sentence
@@ -34,6 +35,8 @@ LOG_WORDS = {
     "server_blocked": "blocked the server", "server_unblocked": "unblocked the server",
     "server_allowed": "listed the server", "server_disallowed": "took off the list the server",
     "allowlist_mode_on": "switched to allowlist mode", "allowlist_mode_off": "left allowlist mode",
+    "report-resolved": "resolved report", "report-dismissed": "dismissed report",
+    "report-forwarded": "forwarded a report about", "post-removed": "removed the reported post",
 }
 MODES = {"allowlist": "Allowlist mode: we federate only with sibling Congregations and the servers listed below.",
          "open": "Open: we federate with every server that is not blocked."}
@@ -156,11 +159,12 @@ async def propose(request: web.Request) -> web.StreamResponse:
 @routes.get("/moderation/log")
 @require_member
 async def moderation_log_page(request: web.Request) -> web.Response:
-    """The moderation record: every block, unblock, allowlist change and action on a report, with the reason."""
+    """The moderation record: every block, unblock and allowlist change, with the reason; actions on reports for
+    Partners only (never one about a report concerning the Partner reading)."""
     db = request.app[DB]
     names = Names(db)
     events = []
-    for event in await moderation_log.events(db):
+    for event in await report_rules.moderation_record(db, member(request)):
         proposal = await proposals_store.by_id(db, event.proposal_id) if event.proposal_id else None
         events.append({"kind": event.kind, "what": LOG_WORDS.get(event.kind, event.kind.replace("_", " ")),
                        "target": event.target, "by": await names.actor(event.by_id), "proposal": proposal,

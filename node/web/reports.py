@@ -163,12 +163,17 @@ async def remove(request: web.Request) -> web.StreamResponse:
 
 async def _form(request: web.Request, post_uri: str, status: int = 200, comment: str = "", error: str | None = None,
                 sent: bool = False) -> web.Response:
+    """The report form for a post the member may report; for anything else, the reason, and neither the post nor
+    a form (a members-only, crew or direct post's text is not shown by asking to report it)."""
+    post = None
     try:
         await service.reported_account(request.app[DB], request.app[CONFIG], member(request), post_uri)
-    except GovernanceError:
-        raise web.HTTPNotFound(text="there is no such post here to report") from None
-    response = await render(request, "report_new.html", status=status, post=await _post_view(request, post_uri),
-                            comment=comment, error=error, sent=sent, max_comment=MAX_COMMENT)
+    except GovernanceError as exc:
+        status, error = (status if status >= 400 else form_status(exc)), error or sentence(exc)
+    else:
+        post = await _post_view(request, post_uri.strip())
+    response = await render(request, "report_new.html", status=status, post=post, comment=comment, error=error,
+                            sent=sent, max_comment=MAX_COMMENT)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
@@ -189,7 +194,5 @@ async def create(request: web.Request) -> web.Response:
     try:
         await service.file_report(request.app[DB], request.app[CONFIG], member(request), post_uri, comment)
     except GovernanceError as exc:
-        if form_status(exc) == 404:
-            raise web.HTTPNotFound(text=sentence(exc)) from None
         return await _form(request, post_uri, form_status(exc), comment, sentence(exc))
     return await _form(request, post_uri, sent=True)
