@@ -1,4 +1,4 @@
-"""`congregation report URL --as HANDLE [COMMENT]`: a member reports a post from another server to the Partners;
+"""`congregation report URL --as HANDLE [COMMENT]`: a member reports a post they can read to the Partners;
 `congregation reports --as PARTNER [--all]`: the queue as that Partner sees it (never a report about them)."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ async def cmd_reports(args: argparse.Namespace) -> int:
 
 def add_parser(sub, data_arg) -> None:
     p = sub.add_parser("report", help="a member reports a post to the Partners")
-    p.add_argument("url", help="the post's URL: a public or unlisted post from another server that this node holds")
+    p.add_argument("url", help="the post's URL: a fellow member's post, or a public one from another server held here")
     p.add_argument("comment", nargs="*", help="what is wrong with it")
     p.add_argument("--as", dest="handle", required=True, help="the member who reports")
     data_arg(p)

@@ -15,8 +15,9 @@ from node.governance import reports
 from node.governance.errors import Unreachable
 from node.governance.reports import NoSuchReport, ReportConflict, ReportError
 from node.processing.common import apply
+from node.store import crews as crews_store
+from node.store import local_actors, remote_objects
 from node.store import posts as posts_store
-from node.store import remote_objects
 from node.store import reports as reports_store
 from node.store.local_actors import LocalActor
 from node.store.reports import Report
@@ -33,19 +34,35 @@ class NotSent(ReportConflict):
     """The Congregation sends nothing to that server (blocked, or left out in allowlist mode)."""
 
 
-# What a member may report, and the one answer for everything else: a local post (members-only, crew or public), a
-# direct or followers-only post held here, a deleted one and a URL not held here are refused alike, so the answer
-# tells a curious member nothing about what the node holds (issue 12, red team F6).
-NOT_REPORTABLE = ("there is no such post here to report: only a public or unlisted post from another server,"
-                  " held here, can be reported")
+# What a member may report, and the one answer for everything else: a fellow member's live post they can read
+# (public, members-only, or their own crew's), or a public or unlisted post from another server held here. A direct
+# or followers-only post held here, a crew post of another crew, a deleted one and a URL not held here are refused
+# alike, so the answer tells a curious member nothing about what the node holds (issue 12, red team F6).
+NOT_REPORTABLE = ("there is no such post here to report: a post you can read here, by another member or a public"
+                  " one from another server, can be reported")
+
+
+async def _can_see(db: aiosqlite.Connection, member: LocalActor, post: posts_store.Post) -> bool:
+    if post.visibility != "crew":
+        return post.visibility in ("public", "members")
+    crew = await crews_store.by_id(db, post.crew_id) if post.crew_id is not None else None
+    return crew is not None and member.id in crew.members
 
 
 async def reported_account(db: aiosqlite.Connection, config: Config, reporter: LocalActor,
                            post_uri: str) -> tuple[str, int | None]:
-    """The author of a post `reporter` may report, and None (never ours): a post from another server, held here,
-    live, and public or unlisted. NoSuchReport for anything else."""
+    """The author of a post `reporter` may report and their local id if they are ours: a fellow member's live post
+    the reporter can read, or a live public or unlisted post from another server held here. NoSuchReport for
+    anything else."""
     post_uri = (post_uri or "").strip()
-    if post_uri and uris.post_uuid(config, post_uri) is None and not post_uri.lower().startswith(
+    if (post_uuid := uris.post_uuid(config, post_uri)) is not None:
+        post = await posts_store.by_uuid(db, post_uuid)
+        if post is not None and post.deleted_at is None and post.author_id != reporter.id \
+                and await _can_see(db, reporter, post):
+            author = await local_actors.by_id(db, post.author_id)
+            if author is not None:
+                return uris.actor(config, author.username), author.id
+    elif post_uri and not post_uri.lower().startswith(
             config.base_url.lower() + "/"):
         held = await remote_objects.get(db, post_uri)
         if held is not None and held.deleted_at is None and held.public:
@@ -55,7 +72,7 @@ async def reported_account(db: aiosqlite.Connection, config: Config, reporter: L
 
 async def file_report(db: aiosqlite.Connection, config: Config, reporter: LocalActor, post_uri: str,
                       comment: str) -> Report:
-    """A member reports a public (or unlisted) post from another server that this node holds."""
+    """A member reports a post they can read: a fellow member's, or a public one from another server held here."""
     account, account_id = await reported_account(db, config, reporter, post_uri)
     post_uri = post_uri.strip()
     events = await apply(db, config, lambda: reports.file(db, reporter, account=account, account_id=account_id,
