@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,7 +125,7 @@ def witness(held: Mapping[int, Entry], head: tuple[int, str] | None, copy: list[
         if ours is not None and ours.hash != entry.hash:
             return Witnessed("equivocation", ours=ours, theirs=entry,
                              problem=f"entry {entry.seq} was rewritten: it is not the signed entry witnessed before")
-    for before, after in zip(copy, copy[1:], strict=False):
+    for before, after in itertools.pairwise(copy):
         if after.seq != before.seq + 1:
             return Witnessed("broken", problem=f"entry {before.seq + 1} is missing from the copy")
         if after.prev != before.hash:
