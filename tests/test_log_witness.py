@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -19,14 +18,14 @@ from node.activitypub.as2 import witness as wire
 from node.appkeys import HTTP, WITNESS
 from node.commands.verify_decisions import verify, verify_sibling
 from node.db import transaction
-from node.governance import decision_log, proposals, records, witness
+from node.governance import decision_log, records, witness
 from node.processing import witness as witnessing
 from node.processing.follows import answer_request
 from node.processing.follows import follow as group_follows
 from node.store import local_actors, remote
 from node.store import witness as store
 from tests.documented import FEDERATION_MD, differences
-from tests.factories import deliver_all, exchange, member, quick_member
+from tests.factories import decide, deliver_all, exchange, quick_member, rewrite
 
 # Verifying a signature caches the signer's key and document; an inbox row records what arrived and its outcome.
 NOT_STATE = {"remote_keys", "remote_actors", "inbox", "node_state", "hosts"}
@@ -43,34 +42,6 @@ async def become_siblings(a, b) -> None:
         await answer_request(followee.db, followee.config, await local_actors.group(followee.db),
                              followee.app[HTTP], request, True)
         await exchange(a, b)
-
-
-async def decide(node, *titles: str) -> None:
-    """One closed proposal per title, each an entry of the node's decision log."""
-    ada = await local_actors.by_username(node.db, "ada") or await member(node, "ada", "partner")
-    for hours, title in enumerate(titles, start=1):
-        await proposals.create(node.db, node.config, ada, kind="consent", title=title, scope="public",
-                               closes_at=datetime.fromtimestamp(node.clock.now(), UTC) + timedelta(hours=hours))
-    await node.pass_closing_time()
-    await node.close_proposals()
-
-
-async def rewrite(node, seq: int, body: dict) -> None:
-    """Rewrite the log from `seq` in the node's database, as an operator with its key could: entry `seq` re-signed
-    with another body, every later entry re-chained after it and re-signed. The log still verifies on its own."""
-    pem = await decision_log.ensure_key(node.db)
-    method = uris.record_key(node.config, node.config.group_handle)
-    rows = await node.db.execute_fetchall("SELECT seq, entry FROM decision_log WHERE seq >= ? ORDER BY seq", (seq,))
-    [(prev,)] = await node.db.execute_fetchall("SELECT hash FROM decision_log WHERE seq = ?", (seq - 1,))
-    async with transaction(node.db):
-        for number, stored in rows:
-            old = json.loads(stored)
-            new_body = body if number == seq else old["body"]
-            entry = records.make_entry(number, prev, old["header"]["visibility"], new_body, records.new_salt(), pem,
-                                       method)
-            prev = records.header_hash(entry["header"])
-            await node.db.execute("UPDATE decision_log SET entry = ?, hash = ?, signature = ? WHERE seq = ?",
-                                  (decision_log.canonical(entry).decode(), prev, entry["proof"]["proofValue"], number))
 
 
 async def gossip_as(sender, receiver, obj) -> str:

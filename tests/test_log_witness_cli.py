@@ -12,8 +12,7 @@ import pytest
 
 from node.appkeys import WITNESS
 from node.governance import decision_log, records, witness
-from tests.factories import become_siblings, legacy_log_entry
-from tests.test_log_witness import decide, rewrite
+from tests.factories import become_siblings, decide, legacy_log_entry, rewrite
 
 pytestmark = pytest.mark.slow
 
