@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from node import db as database
 from node import logs, uris
 from node import web as web_ui
-from node.activitypub import actor_updates, actors, assembly, decisions, discovery, objects
+from node.activitypub import actor_updates, actors, assembly, decisions, discovery, objects, witness
 from node.activitypub.clients import Pools
 from node.activitypub.delivery import DeliveryWorker
 from node.activitypub.inbound.context import InboxContext
@@ -38,6 +38,7 @@ from node.appkeys import (
     PEERS,
     RATE_LIMIT,
     RESOLVER,
+    WITNESS,
     WORKER_TASKS,
 )
 from node.clock import Clock, bind, clock_from_env
@@ -47,6 +48,7 @@ from node.governance import accounts, decision_log
 from node.metrics import Metrics, count_inbox, healthz, metrics
 from node.store import local_actors
 from node.store import settings as settings_store
+from node.witnessing import LogWitness
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,7 @@ async def _http(app: web.Application) -> AsyncIterator[None]:
     app[INBOX_WORKER] = InboxWorker(InboxContext(app[DB], config, client, app[KEYS]), clock=app[CLOCK])
     app[DELIVERY] = DeliveryWorker(app[DB], config, pools.deliveries, clock=app[CLOCK])
     app[DECISIONS] = DecisionClock(app[DB], config, client, clock=app[CLOCK])
+    app[WITNESS] = LogWitness(app[DB], config, client)
     yield
     await pools.close()
 
@@ -128,6 +131,7 @@ def _workers(run: bool):
                 tasks.append(asyncio.create_task(inbox_worker.run_forever(), name="inbox-worker"))
             tasks.append(asyncio.create_task(app[DELIVERY].run_forever(), name="delivery-worker"))
             tasks.append(asyncio.create_task(app[DECISIONS].run_forever(), name="decision-clock"))
+            tasks.append(asyncio.create_task(app[WITNESS].run_forever(), name="log-witness"))
 
             async def wake_on_commit() -> None:
                 committed = app[INBOX_WRITER].committed
@@ -185,6 +189,7 @@ def create_app(config: Config | LiveConfig, *, run_workers: bool = True, clock: 
     app.add_routes(objects.routes)
     app.add_routes(decisions.routes)
     app.add_routes(assembly.routes)
+    app.add_routes(witness.routes)
     app.router.add_post("/inbox", post_inbox)
     app.router.add_post("/actors/{username}/inbox", post_inbox)
     app.router.add_get("/healthz", healthz)

@@ -27,6 +27,8 @@ RATE_LIMIT = web.AppKey("rate_limit", "Allowance")
 # Who a host is to us (a known peer, a sibling Congregation), for the admission checks.
 PEERS = web.AppKey("peers", "Peers")
 DECISIONS = web.AppKey("decisions", "DecisionClock")
+# Polls each sibling's decision log and keeps what it saw (node/witnessing.py).
+WITNESS = web.AppKey("witness", "LogWitness")
 TEMPLATES = web.AppKey("templates", "jinja2.Environment")
 LOGIN_THROTTLE = web.AppKey("login_throttle", "LoginThrottle")
 # The routes of the members' UI: only these get sessions, CSRF checks and HTML error pages.

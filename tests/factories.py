@@ -253,3 +253,37 @@ async def table_to_assembly(node, title="Share a van between our Congregations",
     tabling = events[0].proposal
     await processing_proposals.take_stance(node.db, node.config, tabling, partner, ["agree"])
     return tabling
+
+
+# Decision logs (tests/test_log_witness*.py)
+
+
+async def decide(node, *titles: str) -> None:
+    """One closed proposal per title, each an entry of the node's decision log."""
+    ada = await local_actors.by_username(node.db, "ada") or await member(node, "ada", "partner")
+    for hours, title in enumerate(titles, start=1):
+        await proposals.create(node.db, node.config, ada, kind="consent", title=title, scope="public",
+                               closes_at=datetime.fromtimestamp(node.clock.now(), UTC) + timedelta(hours=hours))
+    await node.pass_closing_time()
+    await node.close_proposals()
+
+
+async def rewrite(node, seq: int, body: dict) -> None:
+    """Rewrite the log from `seq` in the node's database, as an operator with its key could: entry `seq` re-signed
+    with another body, every later entry re-chained after it and re-signed. The log still verifies on its own."""
+    from node import uris
+    from node.governance import decision_log, records
+
+    pem = await decision_log.ensure_key(node.db)
+    method = uris.record_key(node.config, node.config.group_handle)
+    rows = await node.db.execute_fetchall("SELECT seq, entry FROM decision_log WHERE seq >= ? ORDER BY seq", (seq,))
+    [(prev,)] = await node.db.execute_fetchall("SELECT hash FROM decision_log WHERE seq = ?", (seq - 1,))
+    async with transaction(node.db):
+        for number, stored in rows:
+            old = json.loads(stored)
+            new_body = body if number == seq else old["body"]
+            entry = records.make_entry(number, prev, old["header"]["visibility"], new_body, records.new_salt(), pem,
+                                       method)
+            prev = records.header_hash(entry["header"])
+            await node.db.execute("UPDATE decision_log SET entry = ?, hash = ?, signature = ? WHERE seq = ?",
+                                  (decision_log.canonical(entry).decode(), prev, entry["proof"]["proofValue"], number))

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import aiosqlite
 
-from node.activitypub import actor_updates, assembly, fanout, outbox, questions, reports
+from node.activitypub import actor_updates, assembly, fanout, outbox, questions, reports, witness
 from node.config import Config
 from node.governance import events as ev
 
@@ -30,6 +30,7 @@ REGISTRY: dict[type[ev.Event], Sender] = {
     ev.ReportForwarded: reports.report_forwarded,  # Flag from the Group to the reported account's server
     ev.AssemblyTabled: assembly.tabled,  # Create(Question) with its FEP-8b32 proof, to the Group's followers
     ev.AssemblyRelay: assembly.relay,  # Add{signed objects} to each sibling but the one they came from
+    ev.LogEquivocation: witness.gossip,  # Add{LogEquivocation} to each sibling but the one it came from
 }
 
 

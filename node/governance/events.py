@@ -12,6 +12,7 @@ from node.store.local_actors import LocalActor
 from node.store.posts import Post
 from node.store.proposals import Proposal
 from node.store.reports import Report
+from node.store.witness import Equivocation
 
 
 class Event:
@@ -159,3 +160,11 @@ class AssemblyRelay(Event):
     with_proposal: bool = False
     with_withdrawal: bool = False
     source: str | None = None  # the sibling Group it came from: not sent back there
+
+
+# Cross-witnessed decision logs: a proof that a Group signed two different entries at one seq of its log, found here
+# or gossiped to us, goes on to every sibling but the one it came from.
+@dataclass(frozen=True)
+class LogEquivocation(Event):
+    equivocation: Equivocation
+    source: str | None = None  # the sibling Group that gossiped it: not sent back there

@@ -72,13 +72,27 @@ ASSEMBLY_TERMS: dict[str, Any] = {
     "logEntry": {"@id": "congregation:logEntry", "@type": "@json"},
 }
 
+# Cross-witnessed decision logs (FEDERATION.md, "Witnessed decision logs"): what a node saw of a sibling's log, and
+# the proof that a Group signed two different entries at one seq. The entries are signed JSON, so literals.
+WITNESS_TERMS: dict[str, Any] = {
+    "congregation": NAMESPACE,
+    "LogEquivocation": "congregation:LogEquivocation",
+    "WitnessedLog": "congregation:WitnessedLog",
+    "accused": {"@id": "congregation:accused", "@type": "@id"},
+    "seq": "congregation:seq",
+    "entries": {"@id": "congregation:entries", "@type": "@json"},
+    "equivocations": {"@id": "congregation:equivocations", "@type": "@json"},
+}
+
 ACTOR_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, ACTOR_TERMS]
 ASSEMBLY_CONTEXT: list[Any] = [AS_CONTEXT, DATA_INTEGRITY_CONTEXT, ASSEMBLY_TERMS]
 QUESTION_CONTEXT: list[Any] = [AS_CONTEXT, QUESTION_TERMS]
 RECORD_CONTEXT: list[Any] = [AS_CONTEXT, RECORD_TERMS]
+WITNESS_CONTEXT: list[Any] = [AS_CONTEXT, {**RECORD_TERMS, **WITNESS_TERMS}]
 
 
 def context_document() -> dict[str, Any]:
     """Every extension term this node serves, as one context document (what GET /ns answers); it names the `as:`
     prefix itself, so it reads the same with or without ActivityStreams before it."""
-    return {"@context": {"as": AS_CONTEXT + "#", **ACTOR_TERMS, **QUESTION_TERMS, **RECORD_TERMS, **ASSEMBLY_TERMS}}
+    return {"@context": {"as": AS_CONTEXT + "#", **ACTOR_TERMS, **QUESTION_TERMS, **RECORD_TERMS, **ASSEMBLY_TERMS,
+                        **WITNESS_TERMS}}

@@ -25,6 +25,7 @@ from node.activitypub.inbound import (
     reject,
     undo,
     update,
+    witness,
 )
 from node.activitypub.inbound.context import Handler, InboxContext
 
@@ -51,6 +52,7 @@ PAIRS: dict[tuple[str, str | None], Handler] = {
     ("Like", ANY): like.on_like,
     ("Flag", ANY): flag.on_flag,
     ("Add", ANY): add.on_add,  # a sibling relays signed Assembly objects
+    ("Add", "LogEquivocation"): witness.on_equivocation,  # a sibling gossips a rewritten log's proof
 }
 
 
